@@ -1,0 +1,258 @@
+package gslb
+
+import (
+	"errors"
+	"net/netip"
+	"time"
+)
+
+// State is an endpoint's readiness state (ARCHITECTURE.md).
+type State uint8
+
+// The endpoint states. Unknown is the state before the first probe round.
+const (
+	Unknown State = iota
+	Down
+	Recovering
+	Ready
+	Drained
+)
+
+var stateNames = [...]string{"unknown", "down", "recovering", "ready", "drained"}
+
+// String returns the lower-case state name used in logs, metrics and JSON.
+func (s State) String() string {
+	if int(s) < len(stateNames) {
+		return stateNames[s]
+	}
+	return "invalid"
+}
+
+// ParseState is the inverse of String.
+func ParseState(v string) (State, bool) {
+	for i, n := range stateNames {
+		if n == v {
+			return State(i), true
+		}
+	}
+	return Unknown, false
+}
+
+// MarshalText makes State a JSON string.
+func (s State) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText parses a state name.
+func (s *State) UnmarshalText(b []byte) error {
+	v, ok := ParseState(string(b))
+	if !ok {
+		return errors.New("gslb: unknown state " + string(b))
+	}
+	*s = v
+	return nil
+}
+
+// Observation is what one node's prober concluded about one endpoint.
+// Health emits them; cluster gossips them; Agree merges them.
+type Observation struct {
+	Endpoint string `json:"endpoint"` // endpoint ID
+	Node     string `json:"node"`     // observer
+	State    State  `json:"state"`    // Down, Recovering or Ready
+	// Lag is the last lag read; LagKnown is false without a lag source or
+	// after a failed read.
+	Lag      time.Duration `json:"lag_ns"`
+	LagKnown bool          `json:"lag_known"`
+	// Reason says why the state is what it is ("3 probes failed: connection refused").
+	Reason string `json:"reason"`
+	// ObservedAt is the observer's clock at the latest probe result.
+	ObservedAt time.Time `json:"observed_at"`
+	// Since is when the observer's state last changed.
+	Since time.Time `json:"since"`
+	// Seq increases with every observation a node emits (per node, not per
+	// endpoint), so a receiver can drop replays and older copies.
+	Seq uint64 `json:"seq"`
+	// NextChange is the earliest time from ObservedAt at which this
+	// observer's state could change (fall × interval for a ready endpoint);
+	// it caps the TTL of answers. Zero means unknown.
+	NextChange time.Duration `json:"next_change_ns"`
+}
+
+// Drain is an operator's drain or undrain of one endpoint. The newest (by
+// At, then By) wins cluster-wide.
+type Drain struct {
+	Endpoint string    `json:"endpoint"`
+	Drained  bool      `json:"drained"`
+	At       time.Time `json:"at"`
+	By       string    `json:"by"` // node that took the action
+}
+
+// Member is one cluster member as the local node sees it.
+type Member struct {
+	Name  string `json:"name"`
+	Addr  string `json:"addr"`
+	Alive bool   `json:"alive"`
+}
+
+// QuorumKind selects how many fresh observers must agree an endpoint is ready.
+type QuorumKind uint8
+
+// Quorum kinds.
+const (
+	QuorumMajority QuorumKind = iota // more than half
+	QuorumAny                        // at least one
+	QuorumAll                        // every one
+	QuorumFraction                   // at least Fraction of them (rounded up)
+)
+
+// Quorum is a parsed quorum rule.
+type Quorum struct {
+	Kind     QuorumKind
+	Fraction float64 // for QuorumFraction, in (0,1]
+}
+
+// AgreeInput is everything the agreement rule looks at. It is a plain
+// value so the rule is a pure, table-testable function.
+type AgreeInput struct {
+	Now  time.Time
+	Self string
+	// Members are the cluster members, self included, alive or not.
+	Members []Member
+	// Expect is the configured/last-known cluster size (>= 1).
+	Expect int
+	// Observations holds the latest observation per node, per endpoint:
+	// Observations[node][endpointID].
+	Observations map[string]map[string]Observation
+	// Drains holds the newest drain record per endpoint.
+	Drains map[string]Drain
+	// Endpoints lists every configured endpoint ID.
+	Endpoints  []string
+	StaleAfter time.Duration
+	Quorum     Quorum
+	// Previous is the last agreed View (zero value at start).
+	Previous View
+	// IsolationHold bounds how long an isolated node keeps ready endpoints
+	// ready against its own observations.
+	IsolationHold time.Duration
+	// Synced is true once a joining node has merged its peers' state (or
+	// it is solo).
+	Synced bool
+}
+
+// View is the cluster's agreed state of every endpoint, as one node sees it.
+type View struct {
+	Self    string   `json:"self"`
+	Members []Member `json:"members"`
+	// Isolated is true when this node sees fewer than half of Expect.
+	Isolated      bool      `json:"isolated"`
+	IsolatedSince time.Time `json:"isolated_since,omitzero"`
+	// Synced: see AgreeInput.Synced.
+	Synced    bool                     `json:"synced"`
+	Endpoints map[string]EndpointState `json:"endpoints"`
+	At        time.Time                `json:"at"`
+}
+
+// EndpointState is the agreed state of one endpoint.
+type EndpointState struct {
+	ID    string `json:"id"`
+	State State  `json:"state"`
+	// Stale is true when no live node has a fresh observation; State is
+	// then the last agreed one.
+	Stale  bool      `json:"stale"`
+	Since  time.Time `json:"since"`
+	Reason string    `json:"reason"`
+	// Lag is the median lag of the fresh observers that know it.
+	Lag      time.Duration `json:"lag_ns"`
+	LagKnown bool          `json:"lag_known"`
+	// NextChange: the smallest NextChange among fresh observers.
+	NextChange time.Duration `json:"next_change_ns"`
+	// Observers is each node's latest observation (fresh or not).
+	Observers map[string]Observation `json:"observers"`
+	Drain     *Drain                 `json:"drain,omitempty"`
+}
+
+// Query types gslb knows by number (same values as the DNS wire protocol).
+const (
+	TypeA     uint16 = 1
+	TypeNS    uint16 = 2
+	TypeCNAME uint16 = 5
+	TypeSOA   uint16 = 6
+	TypeMX    uint16 = 15
+	TypeTXT   uint16 = 16
+	TypeAAAA  uint16 = 28
+	TypeSRV   uint16 = 33
+	TypeCAA   uint16 = 257
+	TypeANY   uint16 = 255
+)
+
+// Question is one DNS question, as gslb sees it.
+type Question struct {
+	// Name is a FQDN; it is matched case-insensitively.
+	Name string
+	Type uint16
+}
+
+// Client is who the answer is for.
+type Client struct {
+	// Addr is the ECS address (masked to its source prefix) or the socket
+	// source address.
+	Addr netip.Addr
+	// SourcePrefix is the ECS source prefix length; for a socket address
+	// it is the full length (32/128). The returned scope never exceeds it.
+	SourcePrefix int
+	// ECS is true when Addr came from EDNS Client Subnet.
+	ECS bool
+}
+
+// Record is one resource record of an answer.
+type Record struct {
+	Name string // FQDN, owner as configured (lower case), or the question's name
+	Type uint16
+	TTL  uint32
+	Data RData
+}
+
+// RData is a record's data; only the fields of its Type are set.
+type RData struct {
+	Addr     netip.Addr // A, AAAA
+	Target   string     // CNAME, NS, MX, SRV (FQDN)
+	Text     []string   // TXT
+	Pref     uint16     // MX
+	Priority uint16     // SRV
+	Weight   uint16     // SRV
+	Port     uint16     // SRV
+	Flag     uint8      // CAA
+	Tag      string     // CAA
+	Value    string     // CAA
+	// SOA fields
+	MName, RName                            string
+	Serial, Refresh, Retry, Expire, Minimum uint32
+}
+
+// Answer is the outcome of one question. On error the Answer still carries
+// what the reply needs (the SOA for NXDOMAIN/NODATA, a CNAME chain).
+type Answer struct {
+	// Zone is the apex of the zone that answered ("" when not authoritative).
+	Zone string
+	// Answer, Authority and Additional map to the DNS sections.
+	Answer     []Record
+	Authority  []Record
+	Additional []Record
+	// Authoritative is false for referrals below a delegation.
+	Authoritative bool
+	// Scope is the ECS scope prefix length the answer depends on (0 when
+	// it does not depend on the client's location).
+	Scope int
+}
+
+// Sentinel errors mapped to rcodes in exactly one place (dns).
+var (
+	// ErrNotAuthoritative: the name is in no zone of ours -> REFUSED.
+	ErrNotAuthoritative = errors.New("gslb: not authoritative")
+	// ErrNoSuchName -> NXDOMAIN with the SOA.
+	ErrNoSuchName = errors.New("gslb: no such name")
+	// ErrNoData -> NOERROR, empty answer, SOA in authority.
+	ErrNoData = errors.New("gslb: no data")
+	// ErrNoReadyEndpoint: nothing ready and all_down closed -> SERVFAIL.
+	ErrNoReadyEndpoint = errors.New("gslb: no ready endpoint")
+	// ErrRefused: a type we refuse (AXFR, IXFR) -> REFUSED.
+	ErrRefused = errors.New("gslb: refused")
+)
