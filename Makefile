@@ -1,0 +1,51 @@
+# gslbd — make test installs what the tests need, then runs every check.
+SHELL := /bin/bash
+GO ?= go
+# Debian packages the tests drive for real: dig, Unbound, PostgreSQL,
+# Chromium (dashboard browser test) and dnsperf (bench/).
+APT_PKGS := bind9-dnsutils unbound postgresql chromium dnsperf ca-certificates
+STATICCHECK := $(shell $(GO) env GOPATH)/bin/staticcheck
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: all build test deps lint vet fmt race run bench fuzz docker
+
+all: build
+
+build:
+	$(GO) build -o bin/gslbd ./cmd/gslbd
+
+run:
+	$(GO) run ./cmd/gslbd -dev
+
+## deps: install missing Debian packages and Go tools (idempotent).
+deps:
+	@missing=""; for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	@[ -x $(STATICCHECK) ] || $(GO) install honnef.co/go/tools/cmd/staticcheck@latest
+
+fmt:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+lint: deps fmt vet
+	$(STATICCHECK) ./...
+
+## test: what CI runs — install, lint, then every test with the race detector.
+test: lint
+	$(GO) test -race -timeout 25m ./...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./gslb/ ./dns/ ./geo/
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzHandler -fuzztime 60s ./dns/
+
+docker:
+	docker build -t gslbd .
