@@ -1,0 +1,205 @@
+package gslb
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ParseQuorum parses a quorum rule: "majority" (also ""), "any", "all",
+// or a fraction in (0,1] such as "0.34".
+func ParseQuorum(s string) (Quorum, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "", "majority":
+		return Quorum{Kind: QuorumMajority}, nil
+	case "any":
+		return Quorum{Kind: QuorumAny}, nil
+	case "all":
+		return Quorum{Kind: QuorumAll}, nil
+	}
+	f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	if err != nil || math.IsNaN(f) || f <= 0 || f > 1 {
+		return Quorum{}, fmt.Errorf("gslb: quorum %q: want majority, any, all or a fraction in (0,1]", s)
+	}
+	return Quorum{Kind: QuorumFraction, Fraction: f}, nil
+}
+
+// String returns the quorum in the form ParseQuorum accepts.
+func (q Quorum) String() string {
+	switch q.Kind {
+	case QuorumAny:
+		return "any"
+	case QuorumAll:
+		return "all"
+	case QuorumFraction:
+		return strconv.FormatFloat(q.Fraction, 'g', -1, 64)
+	}
+	return "majority"
+}
+
+// reached reports whether ready observers out of fresh ones satisfy q.
+func (q Quorum) reached(ready, fresh int) bool {
+	if fresh == 0 {
+		return false
+	}
+	switch q.Kind {
+	case QuorumAny:
+		return ready >= 1
+	case QuorumAll:
+		return ready == fresh
+	case QuorumFraction:
+		// The epsilon keeps 0.5×4 = 2 from becoming 3 through rounding
+		// noise in the product.
+		need := int(math.Ceil(q.Fraction*float64(fresh) - 1e-9))
+		return ready >= max(need, 1)
+	}
+	return ready*2 > fresh
+}
+
+// Agree is the cluster's agreement rule: it merges every node's latest
+// observations into one View. It is pure; the same input gives the same
+// View on every node.
+//
+// Per endpoint it takes each alive member's latest observation; those
+// older than StaleAfter (0 = never stale) do not count. The endpoint is
+// Ready when the ready fresh observers reach the quorum of the fresh
+// observers, Down when more than half of them say Down, Recovering
+// otherwise. With no fresh observer the previous agreed state is kept and
+// marked Stale (Unknown if it was never seen).
+//
+// A node is isolated when it sees fewer than half of Expect alive
+// (alive×2 < Expect). While isolated, and for at most IsolationHold from
+// when isolation began, an endpoint that was Ready stays Ready whatever
+// the (own) observations say: a node cut off from the network must not
+// fail every region over. After the hold its own observations count.
+//
+// A drain record with Drained set makes the endpoint Drained whatever is
+// observed. Since is kept from Previous while the state is unchanged.
+func Agree(in AgreeInput) View {
+	v := View{
+		Self:      in.Self,
+		Members:   slices.Clone(in.Members),
+		Synced:    in.Synced,
+		Endpoints: make(map[string]EndpointState, len(in.Endpoints)),
+		At:        in.Now,
+	}
+	alive := make(map[string]bool, len(in.Members)+1)
+	for _, m := range in.Members {
+		if m.Alive {
+			alive[m.Name] = true
+		}
+	}
+	// This node is alive by definition, even if the member list (not yet
+	// joined, or solo) does not hold it.
+	if in.Self != "" {
+		alive[in.Self] = true
+	}
+	expect := max(in.Expect, 1)
+	if len(alive)*2 < expect {
+		v.Isolated = true
+		v.IsolatedSince = in.Now
+		if in.Previous.Isolated && !in.Previous.IsolatedSince.IsZero() {
+			v.IsolatedSince = in.Previous.IsolatedSince
+		}
+	}
+	holding := v.Isolated && in.IsolationHold > 0 && in.Now.Before(v.IsolatedSince.Add(in.IsolationHold))
+
+	nodes := make([]string, 0, len(in.Observations))
+	for n := range in.Observations {
+		nodes = append(nodes, n)
+	}
+	slices.Sort(nodes) // deterministic reasons and lag medians
+	var lags []time.Duration
+	for _, id := range in.Endpoints {
+		prev, seen := in.Previous.Endpoints[id]
+		es := EndpointState{ID: id}
+		var nFresh, nReady, nDown int
+		lags = lags[:0]
+		var lastReason string
+		for _, n := range nodes {
+			o, ok := in.Observations[n][id]
+			if !ok {
+				continue
+			}
+			if es.Observers == nil {
+				es.Observers = make(map[string]Observation)
+			}
+			es.Observers[n] = o
+			if !alive[n] {
+				continue
+			}
+			if in.StaleAfter > 0 && in.Now.Sub(o.ObservedAt) > in.StaleAfter {
+				continue
+			}
+			nFresh++
+			switch o.State {
+			case Ready:
+				nReady++
+			case Down:
+				nDown++
+				lastReason = o.Reason
+			default:
+				if lastReason == "" {
+					lastReason = o.Reason
+				}
+			}
+			if o.LagKnown {
+				lags = append(lags, o.Lag)
+			}
+			if o.NextChange > 0 && (es.NextChange == 0 || o.NextChange < es.NextChange) {
+				es.NextChange = o.NextChange
+			}
+		}
+		if len(lags) > 0 {
+			slices.Sort(lags)
+			m := len(lags) / 2
+			es.Lag = lags[m]
+			if len(lags)%2 == 0 {
+				es.Lag = (lags[m-1] + lags[m]) / 2
+			}
+			es.LagKnown = true
+		}
+		switch d, ok := in.Drains[id]; {
+		case ok && d.Drained:
+			es.State = Drained
+			es.Reason = "drained by " + d.By + " at " + d.At.UTC().Format(time.RFC3339)
+		case nFresh == 0:
+			es.State = prev.State
+			es.Stale = true
+			es.Reason = "no fresh observation from a live node"
+			if seen && prev.Reason != "" {
+				es.Reason += "; last: " + prev.Reason
+			}
+		case in.Quorum.reached(nReady, nFresh):
+			es.State = Ready
+			es.Reason = fmt.Sprintf("ready by %d of %d fresh observers (quorum %s)", nReady, nFresh, in.Quorum)
+		default:
+			es.State = Recovering
+			if nDown*2 > nFresh {
+				es.State = Down
+			}
+			es.Reason = fmt.Sprintf("%d of %d fresh observers ready (quorum %s)", nReady, nFresh, in.Quorum)
+			if lastReason != "" {
+				es.Reason += ": " + lastReason
+			}
+			if holding && prev.State == Ready {
+				es.Reason = fmt.Sprintf("isolated since %s: keeping ready until %s (%s)",
+					v.IsolatedSince.UTC().Format(time.RFC3339),
+					v.IsolatedSince.Add(in.IsolationHold).UTC().Format(time.RFC3339), es.Reason)
+				es.State = Ready
+			}
+		}
+		if d, ok := in.Drains[id]; ok {
+			es.Drain = &d
+		}
+		es.Since = in.Now
+		if seen && prev.State == es.State && !prev.Since.IsZero() {
+			es.Since = prev.Since
+		}
+		v.Endpoints[id] = es
+	}
+	return v
+}

@@ -1,0 +1,182 @@
+package gslb
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseQuorum(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want Quorum
+		bad  bool
+	}{
+		{in: "", want: Quorum{Kind: QuorumMajority}},
+		{in: "majority", want: Quorum{Kind: QuorumMajority}},
+		{in: "ANY", want: Quorum{Kind: QuorumAny}},
+		{in: "all", want: Quorum{Kind: QuorumAll}},
+		{in: "0.34", want: Quorum{Kind: QuorumFraction, Fraction: 0.34}},
+		{in: "1", want: Quorum{Kind: QuorumFraction, Fraction: 1}},
+		{in: "0", bad: true}, {in: "1.5", bad: true}, {in: "-0.5", bad: true}, {in: "NaN", bad: true}, {in: "most", bad: true},
+	} {
+		got, err := ParseQuorum(tc.in)
+		if tc.bad {
+			if err == nil || !strings.Contains(err.Error(), "quorum") {
+				t.Errorf("%q: err %v, want a quorum error", tc.in, err)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("%q: %+v %v, want %+v", tc.in, got, err, tc.want)
+		}
+	}
+}
+
+func TestAgree(t *testing.T) {
+	const ep = "eu-west@app.gslb.test"
+	now := t0
+	members := func(alive ...bool) []Member {
+		names := []string{"a", "b", "c", "d", "e"}
+		var ms []Member
+		for i, al := range alive {
+			ms = append(ms, Member{Name: names[i], Addr: "127.0.0.1:0", Alive: al})
+		}
+		return ms
+	}
+	obs := func(states ...State) map[string]map[string]Observation {
+		names := []string{"a", "b", "c", "d", "e"}
+		m := map[string]map[string]Observation{}
+		for i, s := range states {
+			if s == 255 {
+				continue // no observation from this node
+			}
+			m[names[i]] = map[string]Observation{ep: {Endpoint: ep, Node: names[i], State: s, ObservedAt: now.Add(-time.Second),
+				Reason: "probe says " + s.String(), Lag: time.Duration(i+1) * time.Second, LagKnown: true, NextChange: time.Duration(10-i) * time.Second}}
+		}
+		return m
+	}
+	prevReady := View{Endpoints: map[string]EndpointState{ep: {ID: ep, State: Ready, Since: t0.Add(-time.Hour)}}}
+	const none State = 255
+	tests := []struct {
+		name      string
+		in        AgreeInput
+		want      State
+		stale     bool
+		isolated  bool
+		sinceKept bool
+		reason    string
+	}{
+		{name: "majority ready", in: AgreeInput{Members: members(true, true, true), Observations: obs(Ready, Ready, Down)}, want: Ready},
+		{name: "majority not reached, majority down", in: AgreeInput{Members: members(true, true, true), Observations: obs(Ready, Down, Down)}, want: Down},
+		{name: "no majority either way: recovering", in: AgreeInput{Members: members(true, true, true, true), Observations: obs(Ready, Ready, Down, Recovering)}, want: Recovering},
+		{name: "any", in: AgreeInput{Members: members(true, true, true), Observations: obs(Ready, Down, Down), Quorum: Quorum{Kind: QuorumAny}}, want: Ready},
+		{name: "all fails with one down", in: AgreeInput{Members: members(true, true, true), Observations: obs(Ready, Ready, Recovering), Quorum: Quorum{Kind: QuorumAll}}, want: Recovering},
+		{name: "all", in: AgreeInput{Members: members(true, true, true), Observations: obs(Ready, Ready, Ready), Quorum: Quorum{Kind: QuorumAll}}, want: Ready},
+		{name: "fraction 0.34 of 3 needs 2", in: AgreeInput{Members: members(true, true, true), Observations: obs(Ready, Down, Down), Quorum: Quorum{Kind: QuorumFraction, Fraction: 0.34}}, want: Down},
+		{name: "fraction 0.5 of 4 needs 2", in: AgreeInput{Members: members(true, true, true, true), Observations: obs(Ready, Ready, Down, Down), Quorum: Quorum{Kind: QuorumFraction, Fraction: 0.5}}, want: Ready},
+		{name: "dead member's observation does not count", in: AgreeInput{Members: members(true, true, false), Observations: obs(Ready, Down, Ready)}, want: Recovering},
+		{name: "only fresh observers form the base", in: AgreeInput{Members: members(true, true, true), Observations: obs(Ready, none, none)}, want: Ready},
+		{name: "stale observations: keep previous, stale", in: AgreeInput{Members: members(true, true, true), Observations: obs(Down, Down, Down), StaleAfter: time.Millisecond, Previous: prevReady},
+			want: Ready, stale: true, sinceKept: true},
+		{name: "never seen: unknown", in: AgreeInput{Members: members(true, true, true), Observations: obs(none, none, none)}, want: Unknown, stale: true},
+		{name: "isolated keeps ready within hold", in: AgreeInput{Members: members(true, false, false, false, false), Observations: obs(Down), Previous: prevReady, IsolationHold: time.Minute},
+			want: Ready, isolated: true, sinceKept: true, reason: "isolated since"},
+		{name: "isolated after hold: own observations count", in: AgreeInput{Members: members(true, false, false, false, false), Observations: obs(Down), IsolationHold: time.Minute,
+			Previous: View{Isolated: true, IsolatedSince: t0.Add(-2 * time.Minute), Endpoints: prevReady.Endpoints}}, want: Down, isolated: true},
+		{name: "isolated does not make ready from down", in: AgreeInput{Members: members(true, false, false, false, false), Observations: obs(Down), IsolationHold: time.Minute}, want: Down, isolated: true},
+		{name: "two of five alive is isolated, three is not", in: AgreeInput{Members: members(true, true, true, false, false), Observations: obs(Down, Down, Down), Previous: prevReady, IsolationHold: time.Minute}, want: Down},
+		{name: "drained wins", in: AgreeInput{Members: members(true, true, true), Observations: obs(Ready, Ready, Ready),
+			Drains: map[string]Drain{ep: {Endpoint: ep, Drained: true, At: t0.Add(-time.Minute), By: "b"}}}, want: Drained, reason: "drained by b at 2025-03-01T11:59:00Z"},
+		{name: "undrained", in: AgreeInput{Members: members(true, true, true), Observations: obs(Ready, Ready, Ready),
+			Drains: map[string]Drain{ep: {Endpoint: ep, Drained: false, At: t0.Add(-time.Minute), By: "b"}}}, want: Ready},
+		{name: "unchanged state keeps Since", in: AgreeInput{Members: members(true, true, true), Observations: obs(Ready, Ready, Ready), Previous: prevReady}, want: Ready, sinceKept: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			in := tc.in
+			in.Now, in.Self, in.Endpoints = now, "a", []string{ep}
+			in.Expect = len(in.Members)
+			v := Agree(in)
+			es, ok := v.Endpoints[ep]
+			if !ok {
+				t.Fatal("endpoint missing from View")
+			}
+			if es.State != tc.want || es.Stale != tc.stale || v.Isolated != tc.isolated {
+				t.Fatalf("state %s stale %v isolated %v, want %s %v %v (%s)", es.State, es.Stale, v.Isolated, tc.want, tc.stale, tc.isolated, es.Reason)
+			}
+			wantSince := now
+			if tc.sinceKept {
+				wantSince = t0.Add(-time.Hour)
+			}
+			if !es.Since.Equal(wantSince) {
+				t.Errorf("since %v, want %v", es.Since, wantSince)
+			}
+			if tc.reason != "" && !strings.Contains(es.Reason, tc.reason) {
+				t.Errorf("reason %q lacks %q", es.Reason, tc.reason)
+			}
+			if es.Reason == "" {
+				t.Error("empty reason")
+			}
+			if len(es.Observers) != len(in.Observations) {
+				t.Errorf("observers %d, want every node's observation (%d)", len(es.Observers), len(in.Observations))
+			}
+			if tc.want == Drained && es.Drain == nil {
+				t.Error("drain record not kept")
+			}
+		})
+	}
+}
+
+func TestAgreeLagAndNextChange(t *testing.T) {
+	const ep = "x@y"
+	now := t0
+	mk := func(node string, lag time.Duration, known bool, next time.Duration, age time.Duration) Observation {
+		return Observation{Endpoint: ep, Node: node, State: Ready, ObservedAt: now.Add(-age), Lag: lag, LagKnown: known, NextChange: next}
+	}
+	in := AgreeInput{
+		Now: now, Self: "a", Expect: 4, StaleAfter: 10 * time.Second, Endpoints: []string{ep},
+		Members: []Member{{Name: "a", Alive: true}, {Name: "b", Alive: true}, {Name: "c", Alive: true}, {Name: "d", Alive: true}},
+		Observations: map[string]map[string]Observation{
+			"a": {ep: mk("a", 1*time.Second, true, 6*time.Second, 0)},
+			"b": {ep: mk("b", 5*time.Second, true, 4*time.Second, time.Second)},
+			"c": {ep: mk("c", 0, false, 0, time.Second)},
+			"d": {ep: mk("d", 100*time.Second, true, time.Second, time.Minute)}, // stale
+		},
+	}
+	v := Agree(in)
+	es := v.Endpoints[ep]
+	if !es.LagKnown || es.Lag != 3*time.Second {
+		t.Errorf("lag %v known %v, want median 3s of fresh known lags", es.Lag, es.LagKnown)
+	}
+	if es.NextChange != 4*time.Second {
+		t.Errorf("next change %v, want 4s (smallest fresh)", es.NextChange)
+	}
+	if es.State != Ready || len(es.Observers) != 4 {
+		t.Errorf("state %s observers %d", es.State, len(es.Observers))
+	}
+	// Self absent from Members still counts as alive; Expect 1 is not isolated.
+	v = Agree(AgreeInput{Now: now, Self: "solo", Expect: 1, Endpoints: []string{ep},
+		Observations: map[string]map[string]Observation{"solo": {ep: mk("solo", 0, false, 0, 0)}}})
+	if v.Isolated || v.Endpoints[ep].State != Ready {
+		t.Errorf("solo node: isolated %v state %s", v.Isolated, v.Endpoints[ep].State)
+	}
+}
+
+func TestAgreeIsolatedSinceCarried(t *testing.T) {
+	in := AgreeInput{Now: t0, Self: "a", Expect: 3, Members: []Member{{Name: "a", Alive: true}}}
+	v1 := Agree(in)
+	if !v1.Isolated || !v1.IsolatedSince.Equal(t0) {
+		t.Fatalf("isolated %v since %v", v1.Isolated, v1.IsolatedSince)
+	}
+	in.Now, in.Previous = t0.Add(time.Minute), v1
+	v2 := Agree(in)
+	if !v2.IsolatedSince.Equal(t0) {
+		t.Fatalf("IsolatedSince moved to %v", v2.IsolatedSince)
+	}
+	in.Members = append(in.Members, Member{Name: "b", Alive: true})
+	in.Previous = v2
+	if v3 := Agree(in); v3.Isolated || !v3.IsolatedSince.IsZero() {
+		t.Fatalf("still isolated with 2 of 3: %+v", v3)
+	}
+}

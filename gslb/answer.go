@@ -1,0 +1,298 @@
+package gslb
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/gslbd/gslbd/geo"
+)
+
+// Query types we refuse.
+const (
+	typeIXFR uint16 = 251
+	typeAXFR uint16 = 252
+)
+
+// maxChase bounds how many CNAMEs one answer follows, so a loop in the
+// config (or between zones) ends.
+const maxChase = 8
+
+// lowerFQDN lower-cases name and adds the trailing dot; it allocates only
+// when it has to change something.
+func lowerFQDN(name string) string {
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; 'A' <= c && c <= 'Z' {
+			name = strings.ToLower(name)
+			break
+		}
+	}
+	if name == "" || name[len(name)-1] != '.' {
+		name += "."
+	}
+	return name
+}
+
+// zoneFor returns the zone with the longest apex containing name.
+func (s *Snapshot) zoneFor(name string) *zone {
+	for _, z := range s.c.zones { // longest apex first
+		if inZone(name, z.apex) {
+			return z
+		}
+	}
+	return nil
+}
+
+// cut returns the highest delegation at or above name (below the apex).
+func (z *zone) cut(name string) *node {
+	var found *node
+	for p := name; len(p) > len(z.apex); {
+		if n := z.nodes[p]; n != nil && n.deleg {
+			found = n
+		}
+		i := strings.IndexByte(p, '.')
+		if i < 0 {
+			break
+		}
+		p = p[i+1:]
+	}
+	return found
+}
+
+// located finds the client's location at most once per Answer.
+type located struct {
+	done, ok bool
+	loc      geo.Location
+}
+
+func (l *located) get(s *Snapshot, c Client) (*geo.Location, bool) {
+	if !l.done {
+		l.done = true
+		if c.Addr.IsValid() {
+			l.loc, l.ok = s.loc.Locate(c.Addr)
+		}
+	}
+	return &l.loc, l.ok
+}
+
+// Answer answers one question for one client. See the sentinel errors.
+//
+// The slices of the returned Answer may share the Snapshot's memory:
+// callers must not modify them. On ErrNoSuchName and ErrNoData the
+// Authority holds the SOA whose TTL (and, for a fenced client under
+// residency fail closed, minimum) is the negative-caching TTL; a CNAME
+// chain that ends in a negative answer is in Answer with the target
+// zone's SOA.
+func (s *Snapshot) Answer(q Question, c Client) (Answer, error) {
+	name := lowerFQDN(q.Name)
+	z := s.zoneFor(name)
+	if z == nil {
+		return Answer{}, ErrNotAuthoritative
+	}
+	if q.Type == typeAXFR || q.Type == typeIXFR {
+		return Answer{Zone: z.apex}, ErrRefused
+	}
+	var l located
+	return s.resolve(z, name, q.Type, c, &l)
+}
+
+func (s *Snapshot) resolve(z *zone, name string, qt uint16, c Client, l *located) (Answer, error) {
+	a := Answer{Zone: z.apex, Authoritative: true}
+	for hop := 0; ; hop++ {
+		if d := z.cut(name); d != nil {
+			if hop > 0 {
+				// The chain leads below a zone cut: the resolver follows
+				// the CNAME itself.
+				return a, nil
+			}
+			return Answer{Zone: z.apex, Authority: d.get(TypeNS), Additional: d.glue}, nil
+		}
+		n := z.nodes[name]
+		if n == nil {
+			if name == z.whoami {
+				return s.whoami(a, z, name, qt, c, l)
+			}
+			a.Authority = z.soaNeg
+			return a, ErrNoSuchName
+		}
+		var target string
+		switch {
+		case n.gslb != nil:
+			var done bool
+			var err error
+			a, done, err = s.answerGSLB(a, n.gslb, qt, c, l)
+			if done || err != nil {
+				return a, err
+			}
+			target = a.Answer[len(a.Answer)-1].Data.Target
+		default:
+			if cn := n.get(TypeCNAME); cn != nil && qt != TypeCNAME {
+				a.Answer = append(a.Answer, cn[0])
+				target = cn[0].Data.Target
+				break
+			}
+			var recs []Record
+			if qt == TypeANY {
+				if len(n.rrsets) > 0 {
+					recs = n.rrsets[0].recs // RFC 8482: one RRset, not all
+				}
+			} else {
+				recs = n.get(qt)
+			}
+			if recs == nil {
+				a.Authority = z.soaNeg
+				return a, ErrNoData
+			}
+			if a.Answer == nil {
+				a.Answer = recs
+			} else {
+				a.Answer = append(a.Answer, recs...)
+			}
+			if qt == TypeNS && name == z.apex {
+				a.Additional = z.glue
+			}
+			return a, nil
+		}
+		// Follow the CNAME when the target is ours.
+		if hop+1 >= maxChase {
+			return a, nil
+		}
+		nz := s.zoneFor(target)
+		if nz == nil {
+			return a, nil
+		}
+		z, name = nz, target
+	}
+}
+
+// answerGSLB appends a GSLB name's answer to a. done is false when the
+// answer ends in a CNAME that the caller should follow.
+func (s *Snapshot) answerGSLB(a Answer, g *gname, qt uint16, c Client, l *located) (Answer, bool, error) {
+	var fam uint8
+	switch qt {
+	case TypeA:
+		fam = fam4
+	case TypeAAAA:
+		fam = fam6
+	case TypeCNAME:
+		fam = famTarget
+	case TypeANY:
+		fam = fam6
+		for _, e := range g.eps {
+			if e.serves(fam4) {
+				fam = fam4
+				break
+			}
+		}
+	default:
+		a.Authority = g.zone.soaNeg
+		return a, true, ErrNoData
+	}
+	var loc *geo.Location
+	var ok bool
+	if g.byLocation {
+		loc, ok = l.get(s, c)
+	} else {
+		loc = &geo.Location{}
+	}
+	var buf [inlineEPs]int
+	d, chosen := s.decide(g, fam, c, loc, ok, buf[:0], nil)
+	if d.err != nil {
+		a.Authority = g.zone.soaNeg
+		if d.neg != nil {
+			a.Authority = d.neg
+			a.Scope = max(a.Scope, d.scope)
+		}
+		return a, true, d.err
+	}
+	a.Scope = max(a.Scope, d.scope)
+	if e := g.eps[chosen[0]]; e.target != "" {
+		a.Answer = append(a.Answer, Record{Name: g.fqdn, Type: TypeCNAME, TTL: d.ttl, Data: RData{Target: e.target}})
+		return a, qt == TypeCNAME, nil
+	}
+	cnt := 0
+	for _, i := range chosen {
+		if fam == fam4 {
+			cnt += len(g.eps[i].v4)
+		} else {
+			cnt += len(g.eps[i].v6)
+		}
+	}
+	out := make([]Record, len(a.Answer), len(a.Answer)+cnt)
+	copy(out, a.Answer)
+	t := TypeA
+	if fam == fam6 {
+		t = TypeAAAA
+	}
+	for _, i := range chosen {
+		addrs := g.eps[i].v4
+		if fam == fam6 {
+			addrs = g.eps[i].v6
+		}
+		for _, ip := range addrs {
+			out = append(out, Record{Name: g.fqdn, Type: t, TTL: d.ttl, Data: RData{Addr: ip}})
+		}
+	}
+	a.Answer = out
+	return a, true, nil
+}
+
+// whoami answers TXT at whoami.<apex> (when not configured as a record)
+// with what the server sees of the client, for operators using dig.
+func (s *Snapshot) whoami(a Answer, z *zone, name string, qt uint16, c Client, l *located) (Answer, error) {
+	if qt != TypeTXT && qt != TypeANY {
+		a.Authority = z.soaNeg
+		return a, ErrNoData
+	}
+	loc, ok := l.get(s, c)
+	txt := []string{fmt.Sprintf("client %s/%d ecs=%t", c.Addr, c.SourcePrefix, c.ECS)}
+	if ok {
+		txt = append(txt, clip(describeLoc(loc)))
+	} else {
+		txt = append(txt, "location unknown")
+	}
+	if g := z.first; g != nil {
+		ex := s.explain(g, TypeA, c, loc, ok)
+		txt = append(txt, clip(fmt.Sprintf("name %s policy %s answer %s", g.fqdn, ex.Policy, strings.Join(ex.Answer, ","))))
+		for i, r := range ex.Ranking {
+			line := strconv.Itoa(i+1) + ". " + r.ID + " " + r.Region + " " + r.State.String()
+			if r.DistanceKM > 0 {
+				line += fmt.Sprintf(" %.0fkm", r.DistanceKM)
+			}
+			if r.Chosen {
+				line += " chosen"
+			} else if r.Skipped != "" {
+				line += " (" + r.Skipped + ")"
+			}
+			txt = append(txt, clip(line))
+		}
+	}
+	a.Answer = append(a.Answer, Record{Name: name, Type: TypeTXT, TTL: 0, Data: RData{Text: txt}})
+	a.Scope = max(a.Scope, locScope(c, loc, ok))
+	return a, nil
+}
+
+func describeLoc(loc *geo.Location) string {
+	s := "location"
+	if loc.Country != "" {
+		s += " country " + loc.Country
+	}
+	if loc.Continent != "" {
+		s += " continent " + loc.Continent
+	}
+	if loc.HasCoords {
+		s += fmt.Sprintf(" at %.2f,%.2f", loc.Lat, loc.Lon)
+	}
+	if loc.Region != "" {
+		s += " region " + loc.Region
+	}
+	return s + " network " + loc.Network.String() + " by " + loc.Source
+}
+
+// clip keeps a TXT character-string within its 255-byte limit.
+func clip(s string) string {
+	if len(s) > 255 {
+		return s[:255]
+	}
+	return s
+}

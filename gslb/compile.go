@@ -1,0 +1,608 @@
+package gslb
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gslbd/gslbd/config"
+)
+
+// compiled is the config turned into lookup structures. It depends on the
+// config only, so WithView shares it between Snapshots.
+type compiled struct {
+	cfg     *config.Config
+	zones   []*zone // longest apex first
+	names   []*gname
+	byName  map[string]*gname
+	regions map[string]*config.Region
+	// eps lists every endpoint in config order; epIdx maps ID -> index.
+	eps   []*gep
+	epIdx map[string]int
+}
+
+type zone struct {
+	apex   string
+	whoami string // "whoami.<apex>"
+	// soaNeg is the SOA with TTL min(SOA TTL, minimum), for negative answers.
+	soaNeg []Record
+	soa    []Record
+	ns     []Record
+	glue   []Record
+	nodes  map[string]*node
+	first  *gname // the zone's first GSLB name, for whoami
+}
+
+// node is one owner name. A node with no rrsets and no GSLB name is an
+// empty non-terminal.
+type node struct {
+	name   string
+	rrsets []rrset // in order of first appearance
+	gslb   *gname
+	deleg  bool // NS records below the apex: a zone cut
+	glue   []Record
+}
+
+type rrset struct {
+	typ  uint16
+	recs []Record
+}
+
+func (n *node) get(t uint16) []Record {
+	for i := range n.rrsets {
+		if n.rrsets[i].typ == t {
+			return n.rrsets[i].recs
+		}
+	}
+	return nil
+}
+
+func (n *node) add(r Record) {
+	for i := range n.rrsets {
+		if n.rrsets[i].typ == r.Type {
+			for _, o := range n.rrsets[i].recs {
+				if sameData(o, r) {
+					return
+				}
+			}
+			n.rrsets[i].recs = append(n.rrsets[i].recs, r)
+			return
+		}
+	}
+	n.rrsets = append(n.rrsets, rrset{typ: r.Type, recs: []Record{r}})
+}
+
+func sameData(a, b Record) bool {
+	return a.Type == b.Type && a.Data.Addr == b.Data.Addr && a.Data.Target == b.Data.Target &&
+		slices.Equal(a.Data.Text, b.Data.Text) && a.Data.Pref == b.Data.Pref &&
+		a.Data.Priority == b.Data.Priority && a.Data.Weight == b.Data.Weight &&
+		a.Data.Port == b.Data.Port && a.Data.Flag == b.Data.Flag && a.Data.Tag == b.Data.Tag &&
+		a.Data.Value == b.Data.Value
+}
+
+type policyKind uint8
+
+const (
+	polNearest policyKind = iota
+	polAll
+	polFailover
+	polWeighted
+	polGeomap
+)
+
+var policyNames = map[string]policyKind{
+	"": polNearest, "nearest": polNearest, "all": polAll, "failover": polFailover,
+	"weighted": polWeighted, "geomap": polGeomap,
+}
+
+// gname is a compiled GSLB name.
+type gname struct {
+	idx      int // index in compiled.names and Snapshot.rt
+	fqdn     string
+	zone     *zone
+	cfg      *config.Name
+	policy   policyKind
+	ttl      uint32
+	minTTL   uint32
+	answers  int
+	write    bool
+	autoBack bool
+	hold     time.Duration
+	openDown bool
+	// eps in config order; defOrder indexes eps by Order, then config order.
+	eps      []*gep
+	defOrder []int
+	// order is Order followed by the other regions of the endpoints.
+	order  []string
+	geomap map[string][]string // keys upper case, "default" lower case
+	res    *residency
+	// fenceNeg is the SOA answered to fenced clients with fail closed:
+	// TTL and minimum are the name's TTL.
+	fenceNeg     []Record
+	singleRegion bool
+	byLocation   bool // the ranking depends on where the client is
+}
+
+type residency struct {
+	match   map[string]bool // upper-case country or continent codes
+	regions map[string]bool
+	closed  bool
+}
+
+// gep is a compiled endpoint.
+type gep struct {
+	id, name, region string
+	cfg              *config.Endpoint
+	g                *gname
+	lat, lon         float64
+	v4, v6           []netip.Addr
+	target           string
+	weight           int
+}
+
+func (e *gep) serves(fam uint8) bool {
+	switch fam {
+	case fam4:
+		return len(e.v4) > 0 || e.target != ""
+	case fam6:
+		return len(e.v6) > 0 || e.target != ""
+	case famTarget:
+		return e.target != ""
+	}
+	return true
+}
+
+const (
+	famAny uint8 = iota
+	fam4
+	fam6
+)
+
+func secs(d config.Duration, def time.Duration) uint32 {
+	v := d.D()
+	if v <= 0 {
+		v = def
+	}
+	s := v / time.Second
+	if s > math.MaxInt32 {
+		return math.MaxInt32
+	}
+	return uint32(s)
+}
+
+// fqdn lower-cases n and makes it absolute under apex ("@" is the apex).
+func fqdn(n, apex string) string {
+	n = strings.ToLower(strings.TrimSpace(n))
+	switch {
+	case n == "" || n == "@":
+		return apex
+	case strings.HasSuffix(n, "."):
+		return n
+	case apex == ".":
+		return n + "."
+	}
+	return n + "." + apex
+}
+
+// inZone reports whether name is apex or below it. Both are lower-case FQDNs.
+func inZone(name, apex string) bool {
+	if apex == "." {
+		return true
+	}
+	if !strings.HasSuffix(name, apex) {
+		return false
+	}
+	return len(name) == len(apex) || name[len(name)-len(apex)-1] == '.'
+}
+
+var typeByName = map[string]uint16{
+	"A": TypeA, "AAAA": TypeAAAA, "CNAME": TypeCNAME, "TXT": TypeTXT, "MX": TypeMX,
+	"SRV": TypeSRV, "CAA": TypeCAA, "NS": TypeNS,
+}
+
+func compile(cfg *config.Config) (*compiled, error) {
+	if cfg == nil {
+		return nil, errors.New("gslb: no config")
+	}
+	c := &compiled{
+		cfg:     cfg,
+		byName:  map[string]*gname{},
+		regions: map[string]*config.Region{},
+		epIdx:   map[string]int{},
+	}
+	var errs []error
+	for i := range cfg.Regions {
+		c.regions[cfg.Regions[i].Name] = &cfg.Regions[i]
+	}
+	for zi := range cfg.Zones {
+		z, err := c.compileZone(&cfg.Zones[zi])
+		if err != nil {
+			errs = append(errs, fmt.Errorf("zones[%d]: %w", zi, err))
+			continue
+		}
+		for _, o := range c.zones {
+			if o.apex == z.apex {
+				errs = append(errs, fmt.Errorf("zones[%d]: duplicate apex %s", zi, z.apex))
+			}
+		}
+		c.zones = append(c.zones, z)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	slices.SortStableFunc(c.zones, func(a, b *zone) int { return len(b.apex) - len(a.apex) })
+	return c, nil
+}
+
+func (c *compiled) compileZone(zc *config.Zone) (*zone, error) {
+	apex := fqdn(zc.Apex, ".")
+	if apex == "." && strings.TrimSpace(zc.Apex) == "" {
+		return nil, errors.New("apex is empty")
+	}
+	z := &zone{apex: apex, whoami: "whoami." + apex, nodes: map[string]*node{}}
+	if apex == "." {
+		z.whoami = "whoami."
+	}
+	zttl := secs(zc.TTL, 300*time.Second)
+	var errs []error
+	nodeAt := func(name string) *node {
+		n := z.nodes[name]
+		if n == nil {
+			n = &node{name: name}
+			z.nodes[name] = n
+		}
+		// Every ancestor up to the apex exists, as an empty non-terminal
+		// if nothing else.
+		for p := name; p != apex; {
+			i := strings.IndexByte(p, '.')
+			if i < 0 || i == len(p)-1 {
+				break
+			}
+			p = p[i+1:]
+			if z.nodes[p] == nil {
+				z.nodes[p] = &node{name: p}
+			}
+		}
+		return n
+	}
+	apexNode := nodeAt(apex)
+
+	// SOA.
+	s := zc.SOA
+	mname := fqdn(s.MName, apex)
+	if strings.TrimSpace(s.MName) == "" && len(zc.Nameservers) > 0 {
+		mname = fqdn(zc.Nameservers[0].Name, apex)
+	}
+	rname := fqdn(s.RName, apex)
+	if strings.TrimSpace(s.RName) == "" {
+		rname = "hostmaster." + apex
+	}
+	serial := s.Serial
+	if serial == 0 {
+		serial = 1
+	}
+	soaTTL := secs(s.TTL, time.Duration(zttl)*time.Second)
+	soa := Record{Name: apex, Type: TypeSOA, TTL: soaTTL, Data: RData{
+		MName: mname, RName: rname, Serial: serial,
+		Refresh: secs(s.Refresh, time.Hour), Retry: secs(s.Retry, 10*time.Minute),
+		Expire: secs(s.Expire, 168*time.Hour), Minimum: secs(s.Minimum, time.Minute),
+	}}
+	z.soa = []Record{soa}
+	neg := soa
+	neg.TTL = min(soa.TTL, soa.Data.Minimum)
+	z.soaNeg = []Record{neg}
+	apexNode.add(soa)
+
+	// Apex NS set, with the nameservers' addresses as records of the zone.
+	for i, ns := range zc.Nameservers {
+		name := fqdn(ns.Name, apex)
+		apexNode.add(Record{Name: apex, Type: TypeNS, TTL: zttl, Data: RData{Target: name}})
+		for j, a := range ns.Addresses {
+			ip, err := netip.ParseAddr(strings.TrimSpace(a))
+			if err != nil {
+				errs = append(errs, fmt.Errorf("nameservers[%d].addresses[%d]: %w", i, j, err))
+				continue
+			}
+			if !inZone(name, apex) {
+				continue // glue only matters for names inside the zone
+			}
+			ip = ip.Unmap()
+			t := TypeA
+			if ip.Is6() {
+				t = TypeAAAA
+			}
+			nodeAt(name).add(Record{Name: name, Type: t, TTL: zttl, Data: RData{Addr: ip}})
+		}
+	}
+
+	// Static records.
+	for i := range zc.Records {
+		r, err := staticRecord(&zc.Records[i], apex, zttl)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("records[%d]: %w", i, err))
+			continue
+		}
+		if !inZone(r.Name, apex) {
+			errs = append(errs, fmt.Errorf("records[%d]: %s is outside the zone %s", i, r.Name, apex))
+			continue
+		}
+		n := nodeAt(r.Name)
+		if r.Type == TypeNS && r.Name != apex {
+			n.deleg = true
+		}
+		n.add(r)
+	}
+
+	// GSLB names.
+	for i := range zc.Names {
+		g, err := c.compileName(&zc.Names[i], z)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("names[%d]: %w", i, err))
+			continue
+		}
+		if !inZone(g.fqdn, apex) {
+			errs = append(errs, fmt.Errorf("names[%d]: %s is outside the zone %s", i, g.fqdn, apex))
+			continue
+		}
+		n := nodeAt(g.fqdn)
+		if n.gslb != nil || len(n.rrsets) > 0 {
+			errs = append(errs, fmt.Errorf("names[%d]: %s already has records", i, g.fqdn))
+			continue
+		}
+		n.gslb = g
+		if z.first == nil {
+			z.first = g
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+
+	// Answers hand these slices out shared; a full capacity makes any
+	// append by a caller copy instead of writing into the Snapshot.
+	for _, n := range z.nodes {
+		for i := range n.rrsets {
+			n.rrsets[i].recs = slices.Clip(n.rrsets[i].recs)
+		}
+	}
+	z.ns = apexNode.get(TypeNS)
+	z.glue = slices.Clip(z.glueFor(z.ns))
+	for _, n := range z.nodes {
+		if n.deleg {
+			n.glue = slices.Clip(z.glueFor(n.get(TypeNS)))
+		}
+	}
+	return z, nil
+}
+
+// glueFor returns the in-zone addresses of the NS targets in ns.
+func (z *zone) glueFor(ns []Record) []Record {
+	var out []Record
+	for _, r := range ns {
+		if n := z.nodes[r.Data.Target]; n != nil && inZone(r.Data.Target, z.apex) {
+			out = append(out, n.get(TypeA)...)
+			out = append(out, n.get(TypeAAAA)...)
+		}
+	}
+	return out
+}
+
+// staticRecord turns a config record into a Record, using Parsed when it
+// is filled and parsing Value otherwise.
+func staticRecord(rc *config.Record, apex string, zttl uint32) (Record, error) {
+	t, ok := typeByName[strings.ToUpper(strings.TrimSpace(rc.Type))]
+	if !ok {
+		return Record{}, fmt.Errorf("unsupported type %q", rc.Type)
+	}
+	r := Record{Name: fqdn(rc.Name, apex), Type: t, TTL: secs(rc.TTL, time.Duration(zttl)*time.Second)}
+	p := rc.Parsed
+	f := strings.Fields(rc.Value)
+	bad := func() (Record, error) {
+		return Record{}, fmt.Errorf("bad %s value %q", strings.ToUpper(rc.Type), rc.Value)
+	}
+	u16 := func(s string) (uint16, bool) {
+		v, err := strconv.ParseUint(s, 10, 16)
+		return uint16(v), err == nil
+	}
+	switch t {
+	case TypeA, TypeAAAA:
+		s := p.Addr
+		if s == "" {
+			s = strings.TrimSpace(rc.Value)
+		}
+		ip, err := netip.ParseAddr(s)
+		if err != nil || (t == TypeA) != ip.Unmap().Is4() {
+			return bad()
+		}
+		r.Data.Addr = ip.Unmap()
+	case TypeCNAME, TypeNS:
+		s := p.Target
+		if s == "" {
+			if len(f) != 1 {
+				return bad()
+			}
+			s = f[0]
+		}
+		r.Data.Target = fqdn(s, apex)
+	case TypeTXT:
+		r.Data.Text = p.Text
+		if len(r.Data.Text) == 0 {
+			r.Data.Text = []string{rc.Value}
+		}
+	case TypeMX:
+		r.Data.Pref, r.Data.Target = p.Pref, p.Target
+		if r.Data.Target == "" {
+			var ok bool
+			if len(f) != 2 {
+				return bad()
+			}
+			if r.Data.Pref, ok = u16(f[0]); !ok {
+				return bad()
+			}
+			r.Data.Target = f[1]
+		}
+		r.Data.Target = fqdn(r.Data.Target, apex)
+	case TypeSRV:
+		r.Data.Priority, r.Data.Weight, r.Data.Port, r.Data.Target = p.Priority, p.Weight, p.Port, p.Target
+		if r.Data.Target == "" {
+			var ok1, ok2, ok3 bool
+			if len(f) != 4 {
+				return bad()
+			}
+			r.Data.Priority, ok1 = u16(f[0])
+			r.Data.Weight, ok2 = u16(f[1])
+			r.Data.Port, ok3 = u16(f[2])
+			if !ok1 || !ok2 || !ok3 {
+				return bad()
+			}
+			r.Data.Target = f[3]
+		}
+		r.Data.Target = fqdn(r.Data.Target, apex)
+	case TypeCAA:
+		r.Data.Flag, r.Data.Tag, r.Data.Value = p.Flag, p.Tag, p.CAAValue
+		if r.Data.Tag == "" {
+			if len(f) < 3 {
+				return bad()
+			}
+			fl, err := strconv.ParseUint(f[0], 10, 8)
+			if err != nil {
+				return bad()
+			}
+			r.Data.Flag, r.Data.Tag = uint8(fl), f[1]
+			v := strings.TrimSpace(rc.Value)
+			v = strings.TrimSpace(v[strings.Index(v, f[1])+len(f[1]):])
+			r.Data.Value = strings.Trim(v, `"`)
+		}
+	}
+	return r, nil
+}
+
+func (c *compiled) compileName(nc *config.Name, z *zone) (*gname, error) {
+	g := &gname{
+		idx:      len(c.names),
+		fqdn:     fqdn(nc.Name, z.apex),
+		zone:     z,
+		cfg:      nc,
+		ttl:      secs(nc.TTL, 30*time.Second),
+		minTTL:   secs(nc.MinTTL, 5*time.Second),
+		answers:  max(nc.Answers, 1),
+		write:    strings.EqualFold(nc.Role, "write"),
+		autoBack: strings.EqualFold(nc.Failback, "auto"),
+		hold:     nc.FailbackHold.D(),
+		openDown: !strings.EqualFold(nc.AllDown, "closed"),
+	}
+	if nc.FailbackHold <= 0 {
+		g.hold = 60 * time.Second
+	}
+	g.minTTL = min(g.minTTL, g.ttl)
+	pol, ok := policyNames[strings.ToLower(nc.Policy)]
+	if !ok {
+		return nil, fmt.Errorf("%s: unknown policy %q", g.fqdn, nc.Policy)
+	}
+	g.policy = pol
+	if g.write {
+		g.answers = 1
+	}
+	if len(nc.Endpoints) == 0 {
+		return nil, fmt.Errorf("%s: no endpoints", g.fqdn)
+	}
+	if _, dup := c.byName[g.fqdn]; dup {
+		return nil, fmt.Errorf("%s: duplicate GSLB name", g.fqdn)
+	}
+	regions := map[string]bool{}
+	for i := range nc.Endpoints {
+		ec := &nc.Endpoints[i]
+		rg, ok := c.regions[ec.Region]
+		if !ok {
+			return nil, fmt.Errorf("%s: endpoints[%d]: unknown region %q", g.fqdn, i, ec.Region)
+		}
+		e := &gep{id: ec.ID, name: ec.Name, region: ec.Region, cfg: ec, g: g,
+			lat: rg.Latitude, lon: rg.Longitude, weight: 1}
+		if e.name == "" {
+			e.name = ec.Region
+		}
+		if e.id == "" {
+			e.id = e.name + "@" + strings.TrimSuffix(g.fqdn, ".")
+		}
+		if ec.Weight != nil {
+			e.weight = max(*ec.Weight, 0)
+		}
+		for j, a := range ec.Addresses {
+			ip, err := netip.ParseAddr(strings.TrimSpace(a))
+			if err != nil {
+				return nil, fmt.Errorf("%s: endpoints[%d].addresses[%d]: %w", g.fqdn, i, j, err)
+			}
+			if ip = ip.Unmap(); ip.Is4() {
+				e.v4 = append(e.v4, ip)
+			} else {
+				e.v6 = append(e.v6, ip)
+			}
+		}
+		if ec.Target != "" {
+			e.target = fqdn(ec.Target, z.apex)
+		}
+		if _, dup := c.epIdx[e.id]; dup {
+			return nil, fmt.Errorf("%s: endpoints[%d]: duplicate endpoint id %q", g.fqdn, i, e.id)
+		}
+		c.epIdx[e.id] = len(c.eps)
+		c.eps = append(c.eps, e)
+		g.eps = append(g.eps, e)
+		regions[e.region] = true
+	}
+	g.singleRegion = len(regions) == 1
+
+	// Region order: Order first, then the endpoints' other regions in
+	// config order.
+	for _, r := range nc.Order {
+		if !slices.Contains(g.order, r) {
+			g.order = append(g.order, r)
+		}
+	}
+	for _, e := range g.eps {
+		if !slices.Contains(g.order, e.region) {
+			g.order = append(g.order, e.region)
+		}
+	}
+	for _, r := range g.order {
+		for i, e := range g.eps {
+			if e.region == r {
+				g.defOrder = append(g.defOrder, i)
+			}
+		}
+	}
+	if len(nc.GeoMap) > 0 {
+		g.geomap = make(map[string][]string, len(nc.GeoMap))
+		for k, v := range nc.GeoMap {
+			if strings.EqualFold(k, "default") {
+				g.geomap["default"] = v
+			} else {
+				g.geomap[strings.ToUpper(k)] = v
+			}
+		}
+	}
+	if nc.Residency != nil {
+		g.res = &residency{match: map[string]bool{}, regions: map[string]bool{},
+			closed: strings.EqualFold(nc.Residency.Fail, "closed")}
+		for _, m := range nc.Residency.Match {
+			g.res.match[strings.ToUpper(m)] = true
+		}
+		for _, r := range nc.Residency.Regions {
+			g.res.regions[r] = true
+		}
+		neg := z.soa[0]
+		neg.TTL, neg.Data.Minimum = g.ttl, g.ttl
+		g.fenceNeg = []Record{neg}
+	}
+	g.byLocation = !g.write && (g.policy == polNearest || g.policy == polGeomap || g.res != nil)
+	if g.singleRegion && g.res == nil {
+		g.byLocation = false
+	}
+	c.byName[g.fqdn] = g
+	c.names = append(c.names, g)
+	return g, nil
+}

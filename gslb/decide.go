@@ -1,0 +1,398 @@
+package gslb
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/gslbd/gslbd/geo"
+)
+
+// famTarget selects only endpoints answered as a CNAME (qtype CNAME).
+const famTarget uint8 = 3
+
+// decision is what a GSLB name answers one client. Answer and Explain
+// both get it from decide, so they can never disagree.
+type decision struct {
+	scope   int
+	ttl     uint32
+	err     error
+	neg     []Record // SOA for a negative answer; nil means the zone's
+	allDown bool
+}
+
+// trace collects the reasons of a decision for Explain. The answer path
+// passes nil and builds no strings.
+type trace struct {
+	reasons []string
+	rank    []int     // every candidate in policy order
+	dist    []float64 // by endpoint index; <0 unknown
+	skip    []string  // by endpoint index; why it is not chosen
+}
+
+func (t *trace) reason(s string) {
+	if t != nil {
+		t.reasons = append(t.reasons, s)
+	}
+}
+
+func (t *trace) skipped(i int, why string) {
+	if t != nil && t.skip[i] == "" {
+		t.skip[i] = why
+	}
+}
+
+const inlineEPs = 16
+
+// locScope is the ECS scope of an answer that depends on where the client
+// is: the prefix of the network that located it, never longer than the
+// source prefix. An unlocated client gets its whole source prefix: no
+// source tells how far "unknown" extends, and a shorter scope could make
+// a resolver cache the default answer over a located sub-network.
+func locScope(c Client, loc *geo.Location, located bool) int {
+	sp := max(c.SourcePrefix, 0)
+	if located && loc.Network.IsValid() {
+		return min(loc.Network.Bits(), sp)
+	}
+	return sp
+}
+
+// decide ranks g's endpoints for one client and picks the answer: the
+// chosen endpoints (indexes into g.eps, in answer order), stored in buf
+// (the caller's stack array; returned apart from d so that it stays on
+// the stack).
+func (s *Snapshot) decide(g *gname, fam uint8, c Client, loc *geo.Location, located bool, buf []int, tr *trace) (d decision, chosen []int) {
+	rt := s.rt[g.idx]
+	n := len(g.eps)
+	var ordBuf [inlineEPs]int
+	var distBuf [inlineEPs]float64
+	ord, dist := ordBuf[:0], distBuf[:0]
+	if n > inlineEPs {
+		ord, dist = make([]int, 0, n), make([]float64, n)
+	}
+	dist = dist[:n]
+	if tr != nil {
+		tr.dist = make([]float64, n)
+		tr.skip = make([]string, n)
+		for i := range tr.dist {
+			tr.dist[i] = -1
+		}
+	}
+
+	for _, i := range g.defOrder {
+		if g.eps[i].serves(fam) {
+			ord = append(ord, i)
+			continue
+		}
+		if tr != nil {
+			switch fam {
+			case fam4:
+				tr.skipped(i, "no IPv4 address")
+			case fam6:
+				tr.skipped(i, "no IPv6 address")
+			default:
+				tr.skipped(i, "no target")
+			}
+		}
+	}
+	if len(ord) == 0 {
+		tr.reason("no endpoint has an answer of this type: NODATA")
+		d.err = ErrNoData
+		return d, nil
+	}
+
+	hasCoords := located && loc.HasCoords
+	if hasCoords && (tr != nil || (g.policy == polNearest && !g.write)) {
+		for _, i := range ord {
+			e := g.eps[i]
+			dist[i] = geo.DistanceKM(loc.Lat, loc.Lon, e.lat, e.lon)
+			if tr != nil {
+				tr.dist[i] = dist[i]
+			}
+		}
+	}
+	switch {
+	case g.write:
+		if tr != nil {
+			tr.reason("write name: regions in order " + joinList(g.order))
+		}
+	case g.policy == polNearest && hasCoords:
+		// Insertion sort: stable (ties keep the default order), no
+		// allocation, and n is small.
+		for a := 1; a < len(ord); a++ {
+			for b := a; b > 0 && dist[ord[b]] < dist[ord[b-1]]; b-- {
+				ord[b], ord[b-1] = ord[b-1], ord[b]
+			}
+		}
+		tr.reason("nearest: ranked by distance from the client")
+	case g.policy == polNearest:
+		if tr != nil {
+			tr.reason("nearest: client has no coordinates, using the default order " + joinList(g.order))
+		}
+	case g.policy == polGeomap:
+		list, key := g.geomapList(loc, located)
+		if tr != nil {
+			if key == "" {
+				tr.reason("geomap: no entry for the client and no default; using the default order")
+			} else {
+				if tr != nil {
+					tr.reason("geomap: entry " + key + " -> " + joinList(list))
+				}
+			}
+		}
+		pos := func(i int) int {
+			for p, r := range list {
+				if r == g.eps[i].region {
+					return p
+				}
+			}
+			return len(list)
+		}
+		for a := 1; a < len(ord); a++ {
+			for b := a; b > 0 && pos(ord[b]) < pos(ord[b-1]); b-- {
+				ord[b], ord[b-1] = ord[b-1], ord[b]
+			}
+		}
+	case g.policy == polFailover:
+		if tr != nil {
+			tr.reason("failover: regions in order " + joinList(g.order))
+		}
+	case g.policy == polWeighted:
+		tr.reason("weighted: random choice by weight among ready endpoints")
+	default:
+		tr.reason("all: every ready endpoint")
+	}
+
+	// A CIDR map entry that names a region sends its network there while
+	// that region is ready.
+	if !g.write && (g.policy == polNearest || g.policy == polGeomap) && located && loc.Region != "" {
+		k := 0
+		for a := range ord {
+			if i := ord[a]; g.eps[i].region == loc.Region && rt[i].state == Ready {
+				copy(ord[k+1:a+1], ord[k:a])
+				ord[k] = i
+				k++
+			}
+		}
+		if k > 0 {
+			if tr != nil {
+				tr.reason("the client's network is mapped to region " + loc.Region + ", which is ready")
+			}
+		}
+	}
+	if tr != nil {
+		tr.rank = append(tr.rank, ord...)
+	}
+
+	if g.byLocation {
+		d.scope = locScope(c, loc, located)
+	}
+
+	// Residency fence.
+	if g.res != nil && !g.write && located && (g.res.match[loc.Country] || g.res.match[loc.Continent]) {
+		k, readyIn := 0, false
+		for _, i := range ord {
+			if g.res.regions[g.eps[i].region] {
+				ord[k] = i
+				k++
+				readyIn = readyIn || rt[i].state == Ready
+			}
+		}
+		switch {
+		case readyIn:
+			if tr != nil {
+				for _, i := range tr.rank {
+					if !g.res.regions[g.eps[i].region] {
+						tr.skipped(i, "outside the residency fence")
+					}
+				}
+				if tr != nil {
+					tr.reason("residency: client in " + loc.Country + "/" + loc.Continent + " is fenced to " + joinList(g.cfg.Residency.Regions))
+				}
+			}
+			ord = ord[:k]
+		case g.res.closed:
+			tr.reason("residency: client is fenced and no fenced region is ready; fail closed: NODATA with the name's TTL")
+			d.err, d.neg = ErrNoData, g.fenceNeg
+			return d, nil
+		default:
+			tr.reason("residency: client is fenced but no fenced region is ready; fail open: normal policy")
+		}
+	}
+
+	if tr != nil {
+		for i := range g.eps {
+			if rt[i].state != Ready {
+				tr.skipped(i, "not ready: "+rt[i].state.String())
+			}
+		}
+	}
+	chosen = buf[:0]
+	switch {
+	case g.write:
+		act := s.active[g.idx]
+		if tr != nil {
+			tr.reason("active region: " + orNone(act.region) + " (" + act.reason + ")")
+		}
+		for _, i := range ord {
+			if g.eps[i].region == act.region && rt[i].state == Ready {
+				chosen = append(chosen, i)
+				break
+			}
+		}
+		if len(chosen) == 0 && act.region != "" {
+			if ok, _ := s.regionReady(g, act.region); ok {
+				tr.reason("the active region has no endpoint of this type: NODATA")
+				d.err = ErrNoData
+				d.scope = 0
+				return d, nil
+			}
+		}
+		if tr != nil {
+			for _, i := range ord {
+				if g.eps[i].region != act.region {
+					tr.skipped(i, "not the active region")
+				}
+			}
+		}
+	case g.policy == polWeighted:
+		chosen = s.pickWeighted(g, ord, chosen, true)
+		if len(chosen) == 0 {
+			chosen = s.pickWeighted(g, ord, chosen, false)
+			if len(chosen) > 0 {
+				tr.reason("no ready endpoint with weight > 0: using weight-0 endpoints")
+			}
+		}
+		if tr != nil {
+			for _, i := range ord {
+				if g.eps[i].weight == 0 {
+					tr.skipped(i, "weight 0: only when nothing else is ready")
+				} else {
+					tr.skipped(i, "not picked by weight")
+				}
+			}
+		}
+	default:
+		limit := g.answers
+		if g.policy == polAll {
+			limit = n
+		}
+		for _, i := range ord {
+			if rt[i].state == Ready && len(chosen) < limit {
+				chosen = append(chosen, i)
+			} else if rt[i].state == Ready {
+				if tr != nil {
+					tr.skipped(i, "beyond answers="+strconv.Itoa(g.answers))
+				}
+			}
+		}
+	}
+	if len(chosen) == 0 {
+		if !g.openDown {
+			tr.reason("no endpoint is ready and all_down is closed: SERVFAIL")
+			d.err = ErrNoReadyEndpoint
+			d.scope = 0
+			return d, nil
+		}
+		tr.reason("no endpoint is ready and all_down is open: answering every endpoint")
+		chosen = append(chosen, ord...)
+		d.allDown = true
+	}
+
+	// TTL: the name's TTL, shortened to when a chosen endpoint could next
+	// change state (as gdnsd does), never below MinTTL. All-down answers
+	// get MinTTL so a recovery is seen quickly.
+	d.ttl = g.ttl
+	if d.allDown {
+		d.ttl = g.minTTL
+	} else {
+		for _, i := range chosen {
+			if nc := rt[i].nextChange; nc > 0 {
+				d.ttl = min(d.ttl, uint32(min(nc/time.Second, time.Duration(g.ttl))))
+			}
+		}
+		d.ttl = max(d.ttl, g.minTTL)
+	}
+	return d, chosen
+}
+
+// pickWeighted appends up to g.answers distinct ready endpoints of ord,
+// chosen at random by weight; positive selects weight > 0 endpoints,
+// otherwise weight-0 endpoints are chosen uniformly.
+func (s *Snapshot) pickWeighted(g *gname, ord, chosen []int, positive bool) []int {
+	rt := s.rt[g.idx]
+	w := func(i int) int {
+		if rt[i].state != Ready {
+			return 0
+		}
+		for _, c := range chosen {
+			if c == i {
+				return 0
+			}
+		}
+		if positive {
+			return g.eps[i].weight
+		}
+		if g.eps[i].weight == 0 {
+			return 1
+		}
+		return 0
+	}
+	for len(chosen) < g.answers {
+		total := 0
+		for _, i := range ord {
+			total += w(i)
+		}
+		if total == 0 {
+			break
+		}
+		r := s.rnd() * float64(total)
+		pick := -1
+		for _, i := range ord {
+			wi := w(i)
+			if wi == 0 {
+				continue
+			}
+			pick = i
+			if r -= float64(wi); r < 0 {
+				break
+			}
+		}
+		chosen = append(chosen, pick)
+	}
+	return chosen
+}
+
+// geomapList returns the ordered regions for the client's country, else
+// continent, else "default", with the key used ("" if none).
+func (g *gname) geomapList(loc *geo.Location, located bool) ([]string, string) {
+	if located {
+		if l, ok := g.geomap[loc.Country]; ok && loc.Country != "" {
+			return l, loc.Country
+		}
+		if l, ok := g.geomap[loc.Continent]; ok && loc.Continent != "" {
+			return l, loc.Continent
+		}
+	}
+	if l, ok := g.geomap["default"]; ok {
+		return l, "default"
+	}
+	return nil, ""
+}
+
+func joinList(l []string) string {
+	s := "["
+	for i, v := range l {
+		if i > 0 {
+			s += " "
+		}
+		s += v
+	}
+	return s + "]"
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
