@@ -1,0 +1,197 @@
+package dashboard
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/gslbd/gslbd/dashboard/dashboardtest"
+	"github.com/gslbd/gslbd/gslb"
+)
+
+// jsString quotes s as a JavaScript string literal.
+func jsString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+// waitText polls in the page until the text of the first element matching
+// sel equals want; the page re-renders every second.
+func waitText(sel, want string) chromedp.Action[chromedp.Void] {
+	return chromedp.Poll[chromedp.Void](fmt.Sprintf(
+		`(() => { const e = document.querySelector(%s); return !!e && e.textContent.trim() === %s; })()`,
+		jsString(sel), jsString(want)), chromedp.WithPollingTimeout(20*time.Second), chromedp.WithPollingInterval(50*time.Millisecond))
+}
+
+// waitContains polls until the element's text contains want.
+func waitContains(sel, want string) chromedp.Action[chromedp.Void] {
+	return chromedp.Poll[chromedp.Void](fmt.Sprintf(
+		`(() => { const e = document.querySelector(%s); return !!e && e.textContent.includes(%s); })()`,
+		jsString(sel), jsString(want)), chromedp.WithPollingTimeout(20*time.Second), chromedp.WithPollingInterval(50*time.Millisecond))
+}
+
+// eventually polls cond until it holds or the deadline passes.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func rowSel(id, inner string) string {
+	return fmt.Sprintf(`tr[data-endpoint=%s] %s`, jsString(id), inner)
+}
+
+func TestBrowserDashboard(t *testing.T) {
+	browser, _ := dashboardtest.NewBrowser(t)
+
+	store := testStore(t)
+	drain := &fakeDrain{}
+	dev := newFakeDev()
+	srv := httptest.NewServer(New(Options{
+		Source:  store,
+		Token:   func() string { return testToken },
+		Drain:   drain.Drain,
+		Dev:     dev,
+		Cluster: func() any { return map[string]any{"mode": "joined"} },
+	}))
+	t.Cleanup(srv.Close)
+
+	ctx, cancel := context.WithTimeout(browser, 90*time.Second)
+	defer cancel()
+	run := func(what string, steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, steps...); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+
+	run("load the page",
+		chromedp.Navigate(srv.URL+"/"),
+		waitText(rowSel(idEU, ".state"), "ready"),
+		waitText(rowSel(idUS, ".state"), "down"),
+		waitText(rowSel(idAP, ".state"), "recovering"),
+		waitText("#node", "node-a"),
+		waitContains(rowSel(idAP, ".lag"), "30 s"),
+		waitContains(rowSel(idUS, ".observations"), "nodes disagree"),
+		waitText(`#regions tr[data-region="eu-west"] .best`, "ready"),
+	)
+
+	// A new Snapshot shows up without a reload of the page.
+	store.Swap(store.Load().WithView(testView(gslb.Down), testNow.Add(5*time.Second)))
+	run("see eu-west go down", waitText(rowSel(idEU, ".state"), "down"))
+
+	// Drain with a token from window.prompt.
+	run("drain eu-west",
+		chromedp.Evaluate[chromedp.Void](`sessionStorage.clear(); window.prompt = () => `+jsString(testToken)+`;`),
+		chromedp.Click(chromedp.CSS(rowSel(idEU, "button.drain"))),
+		waitContains("#message", "Drained "+idEU),
+	)
+	eventually(t, "the drain call", func() bool { return len(drain.Calls()) == 1 })
+	if got := drain.Calls()[0]; got != (drainCall{idEU, true}) {
+		t.Fatalf("drain call %+v, want %s drained", got, idEU)
+	}
+
+	// The token is kept for the session: undrain asks no more.
+	run("undrain eu-west",
+		chromedp.Evaluate[chromedp.Void](`window.prompt = () => { throw new Error("asked twice"); };`),
+		chromedp.Click(chromedp.CSS(rowSel(idEU, "button.undrain"))),
+		waitContains("#message", "Undrained "+idEU),
+	)
+	eventually(t, "the undrain call", func() bool { return len(drain.Calls()) == 2 })
+	if got := drain.Calls()[1]; got != (drainCall{idEU, false}) {
+		t.Fatalf("undrain call %+v", got)
+	}
+
+	// A wrong token shows the 401 and reaches nothing.
+	run("drain with a wrong token",
+		chromedp.Evaluate[chromedp.Void](`sessionStorage.clear(); window.prompt = () => "wrong";`),
+		chromedp.Click(chromedp.CSS(rowSel(idUS, "button.drain"))),
+		waitContains("#message", "401"),
+	)
+	if n := len(drain.Calls()); n != 2 {
+		t.Fatalf("a wrong token reached Drain: %+v", drain.Calls())
+	}
+
+	// The -dev panel steers the simulated backends.
+	devRow := `[data-dev-region="eu-west"]`
+	run("kill eu-west's backend",
+		chromedp.WaitVisible(chromedp.CSS(devRow+" button.kill")),
+		chromedp.Click(chromedp.CSS(devRow+" button.kill")),
+	)
+	eventually(t, "eu-west killed", func() bool { return !dev.Region("eu-west").Alive })
+	run("see the backend dead", waitText(devRow+" .dev-alive", "dead"))
+	run("set eu-west's lag",
+		chromedp.SetValue(chromedp.CSS(devRow+" input.lag"), "30"),
+		chromedp.Click(chromedp.CSS(devRow+" button.setlag")),
+	)
+	eventually(t, "eu-west lag 30", func() bool { return dev.Region("eu-west").LagSeconds == 30 })
+	run("revive eu-west's backend", chromedp.Click(chromedp.CSS(devRow+" button.revive")))
+	eventually(t, "eu-west revived", func() bool { return dev.Region("eu-west").Alive })
+
+	// The explain form shows the decision.
+	run("explain",
+		chromedp.SetValue(chromedp.ID("explain-name"), "www.gslb.example.com"),
+		chromedp.SetValue(chromedp.ID("explain-client"), "81.2.69.160"),
+		chromedp.Click(chromedp.CSS(`#explain-form button[type=submit]`)),
+		waitContains("#explain-result", "www.gslb.example.com."),
+		waitContains("#explain-result", idAP),
+	)
+
+	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	if dir := os.Getenv("GSLBD_SCREENSHOT"); dir != "" {
+		if err := os.WriteFile(dir, shot, 0o644); err != nil {
+			t.Errorf("writing screenshot: %v", err)
+		}
+	}
+	if len(shot) == 0 {
+		t.Error("empty screenshot")
+	}
+}
+
+// TestBrowserDevPanelHidden checks the -dev panel stays hidden without Dev.
+func TestBrowserDevPanelHidden(t *testing.T) {
+	browser, _ := dashboardtest.NewBrowser(t)
+	srv := httptest.NewServer(New(Options{Source: testStore(t)}))
+	t.Cleanup(srv.Close)
+	ctx, cancel := context.WithTimeout(browser, 60*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(srv.URL+"/"),
+		waitText(rowSel(idEU, ".state"), "ready"),
+	); err != nil {
+		t.Fatal(err)
+	}
+	// Each poll round asks /api/v1/state and /api/v1/dev/regions together
+	// and rewrites the connection line when done; a changed line means a
+	// whole round, dev request included, has finished.
+	first, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("conn")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.Poll[chromedp.Void](
+		`document.getElementById("conn").textContent !== `+jsString(first),
+		chromedp.WithPollingTimeout(20*time.Second))); err != nil {
+		t.Fatal(err)
+	}
+	hidden, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById("dev").hidden`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !hidden {
+		t.Error("the -dev panel is visible without Dev")
+	}
+}

@@ -1,0 +1,36 @@
+// Package dashboard serves gslbd's operator HTTP surface: the health
+// endpoints, Prometheus metrics, the JSON API and the one-page dashboard.
+//
+// Routes (the JSON shapes are the stable, documented API):
+//
+//	GET  /                                the dashboard (static/index.html, embedded; polls the API every second)
+//	GET  /livez                           200 "ok" once a Snapshot is loaded, else 503
+//	GET  /readyz                          200 "ready", or 503 with one unmet gate per line
+//	GET  /metrics                         Prometheus text format (404 when Options.Gatherer is nil)
+//	GET  /api/v1/state                    StateResponse: node, config, cluster, regions, endpoints, events
+//	GET  /api/v1/explain?name=N&client=IP[&type=A]
+//	                                      gslb.Explanation of the answer for that client (400 on bad params)
+//	POST /api/v1/endpoints/{id}/drain     admin: take an endpoint out of answers
+//	POST /api/v1/endpoints/{id}/undrain   admin: put it back
+//	GET  /api/v1/dev/regions              -dev only: the simulated backends
+//	POST /api/v1/dev/regions/{region}     -dev only: body {"alive": false} and/or {"lag_seconds": 30}
+//
+// Admin actions need "Authorization: Bearer <token>": 403 when no token is
+// configured, 401 (with WWW-Authenticate) when it is missing or wrong, 404
+// for an unknown endpoint ID. The token is compared in constant time. The
+// -dev routes deliberately need no token: they exist only with -dev, whose
+// HTTP listener is on loopback, and they only steer the in-process
+// simulated backends, so a plain curl from the README works. Errors are
+// JSON objects {"error": "..."}.
+//
+// The package owns no state of its own besides the request counter
+// gslbd_http_requests_total{path,code} (path is the route pattern, never
+// the raw URL, so label values stay bounded). Every request loads the
+// current immutable gslb.Snapshot once from Options.Source and reads only
+// that, so handlers run concurrently without locks; actions that change
+// state (drain, dev backends) go through the funcs and interfaces that
+// cmd/gslbd passes in Options, which must be safe for concurrent use.
+//
+// Imports: of gslbd's packages only gslb (config types arrive through gslb
+// values). It must not import dns, health, cluster or cmd.
+package dashboard
