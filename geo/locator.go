@@ -2,44 +2,264 @@ package geo
 
 import (
 	"errors"
+	"fmt"
+	"math"
 	"net/netip"
-)
+	"os"
+	"strings"
 
-// CONTRACT STUB: the geo helper replaces the bodies; signatures are fixed.
+	"github.com/oschwald/maxminddb-golang/v2"
+)
 
 // Database is one MaxMind-format database (City or Country, GeoIP2,
 // GeoLite2 or ip-location-db "country" type) held in memory.
 type Database struct {
 	name string
+	typ  string
+	r    *maxminddb.Reader
+
+	// Source strings are built once so that Locate does not allocate.
+	srcCity, srcCountry, srcContinent string
 }
+
+// supportedTypes are the MaxMind-layout database types whose records carry
+// country, continent and (for City) location. ISP, ASN, anonymous-IP,
+// domain and connection-type databases carry none of these and are refused.
+var supportedTypes = map[string]bool{
+	"DBIP-City-Lite":                        true,
+	"DBIP-Country-Lite":                     true,
+	"DBIP-Country":                          true,
+	"DBIP-Location (compat=City)":           true,
+	"DBIP-Location-ISP (compat=Enterprise)": true,
+	"GeoLite2-City":                         true,
+	"GeoLite2-Country":                      true,
+	"GeoIP-City-Redacted-US":                true,
+	"GeoIP-Enterprise-Redacted-US":          true,
+	"GeoIP2-City":                           true,
+	"GeoIP2-City-Africa":                    true,
+	"GeoIP2-City-Asia-Pacific":              true,
+	"GeoIP2-City-Europe":                    true,
+	"GeoIP2-City-North-America":             true,
+	"GeoIP2-City-South-America":             true,
+	"GeoIP2-Precision-City":                 true,
+	"GeoIP2-Country":                        true,
+	"GeoIP2-Enterprise":                     true,
+}
+
+// supportedType reports whether records of this database type can locate.
+// Besides MaxMind's own names it accepts ip-location-db's "country ipv4",
+// "country ipv6", "country ipvAll" (and the "city ..." equivalents), whose
+// records are flat maps with country_code (and latitude/longitude).
+func supportedType(t string) bool {
+	if supportedTypes[t] {
+		return true
+	}
+	kind, _, _ := strings.Cut(strings.ToLower(t), " ")
+	return kind == "country" || kind == "city"
+}
+
+// probeRecords is how many records OpenDatabase decodes to catch a corrupt
+// data section before the database is put in service. The tree itself is
+// checked on every lookup, which fails (as a miss) rather than panics.
+const probeRecords = 64
 
 // OpenDatabase parses an mmdb image held in data. name is used in errors
 // and in Location.Source.
+//
+// The Database keeps data (it is never memory-mapped and never closed, so
+// no query can race a close); the caller must not modify data afterwards.
+// Corrupt data and database types without location data (ASN, ISP, ...)
+// are refused with an error that names the database.
 func OpenDatabase(name string, data []byte) (*Database, error) {
-	return nil, errors.New("geo: not implemented")
+	if len(data) == 0 {
+		return nil, fmt.Errorf("geo: database %s: empty file", name)
+	}
+	r, err := openBytes(data)
+	if err != nil {
+		return nil, fmt.Errorf("geo: database %s: not a valid mmdb file: %w", name, err)
+	}
+	typ := r.Metadata.DatabaseType
+	if !supportedType(typ) {
+		return nil, fmt.Errorf("geo: database %s: unsupported database type %q (want a City or Country database)", name, typ)
+	}
+	if v := r.Metadata.IPVersion; v != 4 && v != 6 {
+		return nil, fmt.Errorf("geo: database %s: unsupported ip_version %d", name, v)
+	}
+	// Networks without data count towards the limit too: in a corrupt tree
+	// whose nodes point back up, a walk that skips empty networks could run
+	// for ever before yielding.
+	n := 0
+	for res := range r.Networks(maxminddb.IncludeNetworksWithoutData()) {
+		if err := res.Err(); err != nil {
+			return nil, fmt.Errorf("geo: database %s: corrupt search tree: %w", name, err)
+		}
+		var rec record
+		if err := res.Decode(&rec); err != nil {
+			return nil, fmt.Errorf("geo: database %s: corrupt record near %s: %w", name, res.Prefix(), err)
+		}
+		if n++; n >= probeRecords {
+			break
+		}
+	}
+	return &Database{
+		name:         name,
+		typ:          typ,
+		r:            r,
+		srcCity:      "mmdb:" + name + "/city",
+		srcCountry:   "mmdb:" + name + "/country-centroid",
+		srcContinent: "mmdb:" + name + "/continent-centroid",
+	}, nil
+}
+
+// openBytes wraps maxminddb.OpenBytes so that a decoder panic on hostile
+// metadata, should one exist, surfaces as an error.
+func openBytes(data []byte) (r *maxminddb.Reader, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			r, err = nil, fmt.Errorf("decoder failed: %v", p)
+		}
+	}()
+	return maxminddb.OpenBytes(data)
 }
 
 // LoadDatabase reads the file at path into memory and opens it; errors
 // name the file.
 func LoadDatabase(path string) (*Database, error) {
-	return nil, errors.New("geo: not implemented")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("geo: %w", err)
+	}
+	return OpenDatabase(path, data)
 }
 
 // Name returns the database's name as given to OpenDatabase.
 func (d *Database) Name() string { return d.name }
 
+// Type returns the database_type from the file's metadata, such as
+// "GeoLite2-City" or "country ipvAll".
+func (d *Database) Type() string { return d.typ }
+
+// Locate looks a up in this database alone. It reports false when the
+// database has no record for a, or its record names no country, continent
+// or coordinates (for example an anycast-only record), or the lookup
+// fails on corrupt data. IPv4-mapped addresses are treated as IPv4.
+func (d *Database) Locate(a netip.Addr) (Location, bool) {
+	if d == nil || !a.IsValid() {
+		return Location{}, false
+	}
+	a = a.Unmap().WithZone("")
+	return d.locate(a)
+}
+
+func (d *Database) locate(a netip.Addr) (loc Location, ok bool) {
+	if a.Is6() && d.r.Metadata.IPVersion == 4 {
+		return Location{}, false
+	}
+	res := d.r.Lookup(a)
+	if !res.Found() {
+		return Location{}, false
+	}
+	var rec record
+	if err := res.Decode(&rec); err != nil {
+		return Location{}, false
+	}
+	loc.Network = unmapPrefix(res.Prefix())
+	if a.Is4() && !loc.Network.Addr().Is4() {
+		// The tree returned an IPv6 network wider than the IPv4 space;
+		// in IPv4 terms it covers everything.
+		loc.Network = netip.PrefixFrom(netip.IPv4Unspecified(), 0)
+	}
+	loc.Country = upper2(rec.country)
+	loc.Continent = upper2(rec.continent)
+	var cp place
+	var countryKnown bool
+	if loc.Country != "" {
+		cp, countryKnown = countries[loc.Country]
+		if countryKnown && loc.Continent == "" {
+			loc.Continent = cp.continent
+		}
+	}
+	if lat, lon, ok := rec.coords(); ok {
+		loc.Lat, loc.Lon, loc.HasCoords = lat, lon, true
+		loc.Source = d.srcCity
+		return loc, true
+	}
+	if countryKnown {
+		loc.Lat, loc.Lon, loc.HasCoords = cp.lat, cp.lon, true
+		loc.Source = d.srcCountry
+		return loc, true
+	}
+	if p, ok := continents[loc.Continent]; ok {
+		loc.Lat, loc.Lon, loc.HasCoords = p.lat, p.lon, true
+		loc.Source = d.srcContinent
+		return loc, true
+	}
+	return Location{}, false
+}
+
 // Locator locates addresses: CIDR entries first (longest prefix wins), then
 // each database in order. It is immutable and safe for concurrent use.
-type Locator struct{}
+type Locator struct {
+	cidr cidrTable
+	dbs  []*Database
+}
 
 // NewLocator builds a Locator. Entries must have valid, masked prefixes.
+// Each entry must name a region, coordinates, a known country or a known
+// continent; a missing location is filled in from the country (then the
+// continent) centroid. IPv4-mapped IPv6 networks are stored as IPv4. Every
+// bad entry is reported in the returned error.
 func NewLocator(entries []CIDREntry, dbs ...*Database) (*Locator, error) {
-	return &Locator{}, nil
+	t, errs := newCIDRTable(entries)
+	for i, db := range dbs {
+		if db == nil || db.r == nil {
+			errs = append(errs, fmt.Errorf("database %d is nil", i))
+		}
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("geo: %w", errors.Join(errs...))
+	}
+	return &Locator{cidr: t, dbs: append([]*Database(nil), dbs...)}, nil
 }
 
 // Locate returns the location of a, and false when no source knows it.
 // IPv4-mapped IPv6 addresses are treated as IPv4. A nil Locator locates nothing.
-func (l *Locator) Locate(a netip.Addr) (Location, bool) { return Location{}, false }
+func (l *Locator) Locate(a netip.Addr) (Location, bool) {
+	if l == nil || !a.IsValid() {
+		return Location{}, false
+	}
+	a = a.Unmap().WithZone("")
+	if loc, ok := l.cidr.lookup(a); ok {
+		return loc, true
+	}
+	for _, db := range l.dbs {
+		if loc, ok := db.locate(a); ok {
+			return loc, true
+		}
+	}
+	return Location{}, false
+}
+
+// Databases returns the Locator's databases in lookup order (a copy).
+func (l *Locator) Databases() []*Database {
+	if l == nil {
+		return nil
+	}
+	return append([]*Database(nil), l.dbs...)
+}
+
+// earthRadiusKM is the mean Earth radius (IUGG).
+const earthRadiusKM = 6371.0088
 
 // DistanceKM is the great-circle (haversine) distance in kilometres.
-func DistanceKM(lat1, lon1, lat2, lon2 float64) float64 { return 0 }
+func DistanceKM(lat1, lon1, lat2, lon2 float64) float64 {
+	const rad = math.Pi / 180
+	dLat := (lat2 - lat1) * rad
+	dLon := (lon2 - lon1) * rad
+	s1 := math.Sin(dLat / 2)
+	s2 := math.Sin(dLon / 2)
+	h := s1*s1 + math.Cos(lat1*rad)*math.Cos(lat2*rad)*s2*s2
+	// Rounding can push h a hair above 1 for antipodal points.
+	h = math.Min(1, math.Max(0, h))
+	return 2 * earthRadiusKM * math.Asin(math.Sqrt(h))
+}

@@ -1,0 +1,36 @@
+// Package geo finds where a DNS client is: from operator CIDR maps and
+// from MaxMind-format (mmdb) databases, and measures great-circle distance.
+//
+// # What it owns
+//
+//   - Database: one mmdb image held in memory. It reads GeoIP2/GeoLite2
+//     City and Country databases (and DB-IP's compatible ones) and
+//     ip-location-db "country ..." / "city ..." databases, whose flat
+//     records carry country_code (and latitude/longitude). Other types
+//     (ASN, ISP, anonymous IP, ...) are refused when opened.
+//   - Locator: CIDR entries first, longest prefix wins, then each database
+//     in order. A database record locates by its own coordinates ("city"),
+//     else by the centroid of its country ("country-centroid"), else of its
+//     continent ("continent-centroid"); Location.Source says which.
+//   - The embedded country and continent centroid tables
+//     (CountryCentroid, ContinentCentroid) and DistanceKM.
+//
+// IPv4-mapped IPv6 addresses (::ffff:a.b.c.d) are located as IPv4, and the
+// Network they report is an IPv4 prefix; this matters to callers that use
+// the prefix length as an EDNS Client Subnet scope.
+//
+// # Imports
+//
+// geo imports no other gslbd package and does not log: problems come back
+// as errors that name the database file or the CIDR entry.
+//
+// # Concurrency
+//
+// A Database and a Locator are immutable once built and safe for concurrent
+// use by any number of goroutines. The database bytes are read into memory
+// (never memory-mapped) and owned by the Database; nothing ever closes it,
+// so replacing a database means building a new Locator and letting the old
+// one be collected once no query holds it — no close can race a lookup.
+// Lookups do not lock, and allocate at most one small record per database
+// consulted (none for CIDR hits).
+package geo
