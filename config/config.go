@@ -42,9 +42,11 @@ type Config struct {
 // Listen holds listen addresses. Default DNS ["127.0.0.1:5353"], HTTP
 // "127.0.0.1:8053".
 type Listen struct {
-	// DNS addresses, each served on UDP and TCP.
+	// DNS addresses (IP:port, IP may be empty for all), each served on UDP
+	// and TCP. Empty means the default.
 	DNS []string `yaml:"dns"`
-	// HTTP is the dashboard/API/metrics address; "" disables it.
+	// HTTP is the dashboard/API/metrics address. Absent means the default;
+	// written as "" it disables the HTTP listener.
 	HTTP string `yaml:"http"`
 	// UDPSize is the EDNS0 UDP payload size we advertise. Default 1232.
 	UDPSize uint16 `yaml:"udp_size"`
@@ -54,18 +56,23 @@ type Listen struct {
 
 // Region is a place where endpoints run.
 type Region struct {
-	Name      string  `yaml:"name"`
+	// Name is unique; letters, digits, '-', '_' and '.'. Required.
+	Name string `yaml:"name"`
+	// Latitude and Longitude in degrees (-90..90, -180..180). Required.
 	Latitude  float64 `yaml:"latitude"`
 	Longitude float64 `yaml:"longitude"`
-	// Continent is a two-letter code: AF AN AS EU NA OC SA.
+	// Continent is a two-letter code: AF AN AS EU NA OC SA (upper-cased by
+	// Parse). Optional.
 	Continent string `yaml:"continent"`
 }
 
 // Zone is one delegated zone.
 type Zone struct {
-	// Apex is the zone's origin, e.g. "gslb.example.com." (dot optional in YAML).
+	// Apex is the zone's origin, e.g. "gslb.example.com." (dot optional in
+	// YAML; always absolute). Zones must have distinct apexes.
 	Apex string `yaml:"apex"`
-	// TTL is the default TTL of static records. Default 300s.
+	// TTL is the default TTL of static records. Default 300s. TTLs are
+	// whole seconds.
 	TTL Duration `yaml:"ttl"`
 	SOA SOA      `yaml:"soa"`
 	// Nameservers form the apex NS set; names inside the zone need glue.
@@ -80,8 +87,10 @@ type Zone struct {
 // SOA holds the zone's SOA fields.
 type SOA struct {
 	// MName defaults to the first nameserver.
+	// SOA durations are whole seconds.
 	MName string `yaml:"mname"`
-	// RName is the responsible mailbox in domain form. Default "hostmaster.<apex>".
+	// RName is the responsible mailbox in domain form, or as user@domain
+	// (Parse converts it). Default "hostmaster.<apex>".
 	RName   string   `yaml:"rname"`
 	Serial  uint32   `yaml:"serial"`  // default 1
 	Refresh Duration `yaml:"refresh"` // default 1h
@@ -103,12 +112,16 @@ type Nameserver struct {
 // Record is one static record set member.
 type Record struct {
 	Name string `yaml:"name"`
-	// Type is one of A AAAA CNAME TXT MX SRV CAA NS.
+	// Type is one of A AAAA CNAME TXT MX SRV CAA NS (upper-cased by Parse).
+	// NS records are for delegations below the apex; the apex NS set comes
+	// from Zone.Nameservers. A CNAME must be alone at its name.
 	Type string `yaml:"type"`
 	// TTL defaults to the zone TTL.
 	TTL Duration `yaml:"ttl"`
 	// Value in zone-file RDATA form: "192.0.2.1", "10 mail.example.com.",
-	// "0 5 443 host.", `0 issue "ca.example"`, or free text for TXT.
+	// "0 5 443 host.", `0 issue "ca.example"`. TXT takes one or more
+	// double-quoted strings ("a" "b") or, unquoted, free text as one string;
+	// strings over 255 bytes are split.
 	Value string `yaml:"value"`
 
 	// Parsed is filled by validation with the typed RDATA.
@@ -130,13 +143,16 @@ type RData struct {
 }
 
 // Name is a GSLB name: a DNS name answered from ready endpoints by policy.
+// No static record may share its name.
 type Name struct {
 	Name string `yaml:"name"`
-	// Policy is all, nearest, failover, weighted or geomap. Default nearest.
+	// Policy is all, nearest, failover, weighted or geomap. Default nearest,
+	// or failover for role write (which allows only failover).
 	Policy string `yaml:"policy"`
 	// TTL of answers. Default 30s.
 	TTL Duration `yaml:"ttl"`
-	// MinTTL floors the health-driven TTL cap. Default 5s.
+	// MinTTL floors the health-driven TTL cap. Default 5s (or TTL when that
+	// is shorter); must not exceed TTL.
 	MinTTL Duration `yaml:"min_ttl"`
 	// Answers is how many endpoints one answer holds. Default 1.
 	Answers int `yaml:"answers"`
@@ -149,10 +165,13 @@ type Name struct {
 	FailbackHold Duration `yaml:"failback_hold"`
 	// AllDown is open (answer every endpoint, default) or closed (SERVFAIL).
 	AllDown string `yaml:"all_down"`
-	// Order lists regions for failover (and write) names, most preferred first.
+	// Order lists regions for failover (and write) names, most preferred
+	// first. It must list every region that has an endpoint. Default: the
+	// endpoints' regions in endpoint order. Only for policy failover.
 	Order []string `yaml:"order"`
 	// GeoMap maps a country (ISO 3166 alpha-2) or continent code, or
-	// "default", to an ordered region list; for policy geomap.
+	// "default", to an ordered region list; for policy geomap only. Parse
+	// upper-cases the codes.
 	GeoMap map[string][]string `yaml:"geomap"`
 	// Residency fences clients of some places to some regions.
 	Residency *Residency `yaml:"residency"`
@@ -161,7 +180,7 @@ type Name struct {
 
 // Residency keeps clients located in Match to Regions only.
 type Residency struct {
-	// Match holds country or continent codes.
+	// Match holds country or continent codes (upper-cased by Parse).
 	Match   []string `yaml:"match"`
 	Regions []string `yaml:"regions"`
 	// Fail is what fenced clients get when no fenced region is ready:
@@ -173,11 +192,15 @@ type Residency struct {
 // Endpoint is one region's instance of a GSLB name.
 type Endpoint struct {
 	// Name is unique within the GSLB name. Default: the region name.
+	// Letters, digits, '-', '_' and '.'.
 	Name   string `yaml:"name"`
 	Region string `yaml:"region"`
-	// Addresses are IPv4 and/or IPv6 addresses answered for A/AAAA.
+	// Addresses are IPv4 and/or IPv6 addresses answered for A/AAAA
+	// (canonicalised by Parse). Exactly one of Addresses and Target is set,
+	// and all endpoints of a name use the same one.
 	Addresses []string `yaml:"addresses"`
 	// Target is a hostname answered as a CNAME instead of addresses.
+	// Relative to the apex unless it ends with ".".
 	Target string `yaml:"target"`
 	// Weight for policy weighted. Default 1; 0 means only when nothing else is ready.
 	Weight *int `yaml:"weight"`
@@ -186,13 +209,15 @@ type Endpoint struct {
 	// Readiness (lag) source; nil means ready once alive.
 	Readiness *Readiness `yaml:"readiness"`
 
-	// ID is "<endpoint name>@<gslb name without trailing dot>"; set by validation.
+	// ID is "<endpoint name>@<gslb name without trailing dot>", e.g.
+	// "eu-west@app.gslb.test"; set by validation.
 	ID string `yaml:"-"`
 }
 
 // Probe is a liveness probe. Zero fields take HealthDefaults.
 type Probe struct {
-	// Type is http, https or tcp. Default: from URL scheme, tcp if Address is set.
+	// Type is http, https or tcp. Default: from URL scheme, tcp if Address
+	// is set. Parse always sets it.
 	Type string `yaml:"type"`
 	// URL for http/https probes.
 	URL string `yaml:"url"`
@@ -209,16 +234,24 @@ type Probe struct {
 	// TLSSkipVerify turns certificate verification off.
 	TLSSkipVerify bool `yaml:"tls_skip_verify"`
 	// CAFile is a PEM bundle to verify the server with.
-	CAFile   string   `yaml:"ca_file"`
-	Interval Duration `yaml:"interval"` // default 5s
-	Timeout  Duration `yaml:"timeout"`  // default 2s; must be < interval
-	Rise     int      `yaml:"rise"`     // default 2
-	Fall     int      `yaml:"fall"`     // default 3
+	CAFile string `yaml:"ca_file"`
+	// Interval between probes. Default health.interval (5s).
+	Interval Duration `yaml:"interval"`
+	// Timeout of one probe; must be < interval. Default health.timeout
+	// (2s), but at most half the interval.
+	Timeout Duration `yaml:"timeout"`
+	// Rise consecutive successes mark it alive. Default health.rise (2).
+	Rise int `yaml:"rise"`
+	// Fall consecutive failures mark it down. Default health.fall (3).
+	Fall int `yaml:"fall"`
 }
 
 // Readiness is a lag source.
 type Readiness struct {
-	// Type is http_json, prometheus or postgres.
+	// Type is http_json, prometheus or postgres. Default: postgres when DSN
+	// is set, else prometheus when Metric is set, else http_json when Field
+	// is set. http_json needs URL and Field; prometheus URL and Metric;
+	// postgres DSN.
 	Type string `yaml:"type"`
 	// URL for http_json and prometheus.
 	URL string `yaml:"url"`
@@ -230,12 +263,17 @@ type Readiness struct {
 	Labels map[string]string `yaml:"labels"`
 	// DSN is a PostgreSQL connection string.
 	DSN string `yaml:"dsn"`
-	// MaxLag is the highest lag that counts as caught up. Default 10s.
+	// MaxLag is the highest lag that counts as caught up. Default
+	// health.max_lag (10s).
 	MaxLag Duration `yaml:"max_lag"`
-	// Hold is how long lag must stay under MaxLag. Default 30s.
-	Hold     Duration `yaml:"hold"`
-	Interval Duration `yaml:"interval"` // default: liveness interval
-	Timeout  Duration `yaml:"timeout"`  // default: liveness timeout
+	// Hold is how long lag must stay under MaxLag. Default health.hold (30s).
+	Hold Duration `yaml:"hold"`
+	// Interval between lag reads. Default: the liveness probe's, else
+	// health.interval.
+	Interval Duration `yaml:"interval"`
+	// Timeout of one read, < Interval. Default: the liveness probe's, else
+	// health.timeout (capped at half the interval).
+	Timeout Duration `yaml:"timeout"`
 	// TLSSkipVerify and CAFile as for Probe.
 	TLSSkipVerify bool   `yaml:"tls_skip_verify"`
 	CAFile        string `yaml:"ca_file"`
@@ -244,7 +282,7 @@ type Readiness struct {
 // HealthDefaults fill unset probe fields.
 type HealthDefaults struct {
 	Interval Duration `yaml:"interval"` // default 5s
-	Timeout  Duration `yaml:"timeout"`  // default 2s
+	Timeout  Duration `yaml:"timeout"`  // default 2s (at most interval/2); must be < interval
 	Rise     int      `yaml:"rise"`     // default 2
 	Fall     int      `yaml:"fall"`     // default 3
 	MaxLag   Duration `yaml:"max_lag"`  // default 10s
@@ -254,16 +292,19 @@ type HealthDefaults struct {
 // GeoIP says how clients are located.
 type GeoIP struct {
 	// Databases are MaxMind/GeoLite2 City or Country mmdb files, consulted
-	// in order after the CIDR map.
+	// in order after the CIDR map. Parse does not open them (geo does).
 	Databases []string `yaml:"databases"`
 	// CIDRMap entries; the longest matching prefix wins over any database.
 	CIDRMap []CIDREntry `yaml:"cidr_map"`
 }
 
-// CIDREntry maps a network to a region or to a place.
+// CIDREntry maps a network to a region or to a place: it needs Region or
+// both Latitude and Longitude, not both.
 type CIDREntry struct {
+	// Network is a prefix without host bits, e.g. "10.1.0.0/16".
 	Network string `yaml:"network"`
-	// Region sends the network to that region's coordinates.
+	// Region sends the network to that region's coordinates; Parse then
+	// fills Latitude, Longitude (and an empty Continent) from the region.
 	Region    string   `yaml:"region"`
 	Latitude  *float64 `yaml:"latitude"`
 	Longitude *float64 `yaml:"longitude"`
@@ -277,36 +318,44 @@ type Cluster struct {
 	Bind string `yaml:"bind"`
 	// Advertise is host:port peers use; default Bind.
 	Advertise string `yaml:"advertise"`
-	// Seeds are peers to join; retried with backoff until one answers.
+	// Seeds are peers (host:port) to join; retried with backoff until one
+	// answers. List the other nodes, not this one. Seeds need Bind.
 	Seeds []string `yaml:"seeds"`
 	// Expect is the configured cluster size used for the isolation rule.
 	// Default 1 + len(Seeds).
 	Expect int `yaml:"expect"`
 	// Keys are base64 32-byte AES keys; the first is primary. Required when
-	// more than one node is configured.
+	// more than one node is configured (Seeds set or Expect > 1).
 	Keys []string `yaml:"keys"`
-	// KeyFile holds one base64 key per line, appended to Keys.
+	// KeyFile holds one base64 key per line ('#' comments allowed); Parse
+	// reads it and appends its keys to Keys. A relative path is relative to
+	// the working directory.
 	KeyFile string `yaml:"key_file"`
-	// Quorum is majority (default), any, all, or a fraction in (0,1].
+	// Quorum is majority (default), any, all, or a fraction in (0,1]
+	// written as a number ("0.5"). See QuorumSpec.
 	Quorum string `yaml:"quorum"`
 	// StaleAfter drops observations older than this. Default 3 × the
-	// largest probe interval.
+	// largest probe interval (see Config.MaxProbeInterval); must exceed
+	// Refresh.
 	StaleAfter Duration `yaml:"stale_after"`
 	// IsolationHold bounds how long an isolated node keeps the last agreed
 	// state. Default 5m.
 	IsolationHold Duration `yaml:"isolation_hold"`
-	// Refresh is how often a node re-broadcasts its observations. Default 1 × interval.
+	// Refresh is how often a node re-broadcasts its observations. Default
+	// the largest probe interval.
 	Refresh Duration `yaml:"refresh"`
 }
 
-// Admin holds the admin token (or a file holding it).
+// Admin holds the admin token (or a file holding it), not both. The
+// dashboard reads TokenFile; without a token, admin actions are refused.
 type Admin struct {
 	Token     string `yaml:"token"`
 	TokenFile string `yaml:"token_file"`
 }
 
 // Duration is a time.Duration written as "1s", "500ms" or a bare number of
-// seconds in YAML.
+// seconds ("5", "0.5") in YAML. Negative durations are refused by Parse;
+// zero means "use the default".
 type Duration time.Duration
 
 // D returns d as a time.Duration.

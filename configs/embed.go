@@ -1,0 +1,12 @@
+// Package configs holds gslbd's example configs and systemd unit. Its only
+// Go API is Dev, the development config embedded for `gslbd -dev`; it
+// imports nothing of gslbd and has no state besides that byte slice.
+package configs
+
+import _ "embed"
+
+// Dev is dev.yaml: a solo node serving gslb.test. on 127.0.0.1:5353 with
+// three simulated regions. Callers must not modify it.
+//
+//go:embed dev.yaml
+var Dev []byte
