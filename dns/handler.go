@@ -1,0 +1,345 @@
+package dns
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+	"strings"
+	"time"
+
+	mdns "github.com/miekg/dns"
+	"go.uber.org/zap"
+
+	"github.com/gslbd/gslbd/gslb"
+)
+
+// Source yields the current Snapshot; *gslb.Store implements it. Load may
+// return nil before the first Snapshot is published: queries then get
+// SERVFAIL.
+type Source interface{ Load() *gslb.Snapshot }
+
+// Answerer is what one query needs from a Snapshot. *gslb.Snapshot
+// provides it; tests substitute fakes.
+type Answerer interface {
+	// Answer answers one question for one client; see gslb's sentinel errors.
+	Answer(gslb.Question, gslb.Client) (gslb.Answer, error)
+	// NodeName is the node's name, answered to CHAOS id.server/hostname.bind.
+	NodeName() string
+	// VersionBind is the text for CHAOS version.bind; "" refuses it.
+	VersionBind() string
+}
+
+// NewHandler returns the query handler Server uses, reading src once per
+// query. It is exported for tests and fuzzing of the full handler; it
+// registers the same metrics as NewServer on o.Registerer.
+func NewHandler(src Source, o Options) mdns.Handler {
+	o = o.withDefaults()
+	return newHandler(snapshotLoader(src), o, newMetrics(o.Registerer))
+}
+
+// snapshotLoader adapts a Source. A nil *gslb.Snapshot must become a nil
+// Answerer, not a non-nil interface holding a nil pointer.
+func snapshotLoader(src Source) func() Answerer {
+	return func() Answerer {
+		if src == nil {
+			return nil
+		}
+		s := src.Load()
+		if s == nil {
+			return nil
+		}
+		return s
+	}
+}
+
+// *gslb.Snapshot is the production Answerer.
+var _ Answerer = (*gslb.Snapshot)(nil)
+
+// handler answers queries. It is stateless apart from its configuration
+// and metrics, so one value serves every socket concurrently.
+type handler struct {
+	load    func() Answerer
+	udpSize uint16
+	log     *zap.Logger
+	m       *metrics
+}
+
+func newHandler(load func() Answerer, o Options, m *metrics) *handler {
+	return &handler{load: load, udpSize: o.UDPSize, log: o.Logger, m: m}
+}
+
+// ServeDNS is the one request path: respond builds the reply, write
+// truncates and writes it once. A panic anywhere in it is recovered here,
+// answered SERVFAIL and counted.
+func (h *handler) ServeDNS(w mdns.ResponseWriter, req *mdns.Msg) {
+	start := time.Now()
+	proto := protoOf(w)
+	defer func() {
+		if p := recover(); p != nil {
+			h.m.panics.Inc()
+			h.log.Error("dns handler panic", zap.Any("panic", p), zap.Stack("stack"))
+			h.writeAfterPanic(w, req, proto, start)
+		}
+	}()
+	resp := h.respond(req, remoteAddr(w))
+	if resp == nil {
+		h.m.dropped.WithLabelValues(dropResponse).Inc()
+		return
+	}
+	h.write(w, req, resp, proto, start)
+}
+
+// writeAfterPanic answers SERVFAIL; a second panic (in the writer) is
+// swallowed so that one bad packet can never take the process down.
+func (h *handler) writeAfterPanic(w mdns.ResponseWriter, req *mdns.Msg, proto string, start time.Time) {
+	defer func() {
+		if p := recover(); p != nil {
+			h.log.Error("dns handler panic while answering SERVFAIL", zap.Any("panic", p))
+		}
+	}()
+	if req == nil || req.Response {
+		return
+	}
+	h.write(w, req, reply(req, mdns.RcodeServerFailure), proto, start)
+}
+
+// respond turns a request into its reply, or nil when no reply may be sent.
+// src is the socket's remote address (invalid when unknown).
+func (h *handler) respond(req *mdns.Msg, src netip.Addr) *mdns.Msg {
+	if req.Response {
+		return nil
+	}
+	if req.Opcode != mdns.OpcodeQuery {
+		return reply(req, mdns.RcodeNotImplemented)
+	}
+	if len(req.Question) != 1 {
+		return reply(req, mdns.RcodeFormatError)
+	}
+	resp := reply(req, mdns.RcodeSuccess)
+
+	opt, nopt := findOPT(req)
+	if nopt > 1 { // RFC 6891 §6.1.1
+		resp.Rcode = mdns.RcodeFormatError
+		return resp
+	}
+	var ours *mdns.OPT
+	if opt != nil {
+		ours = h.newOPT()
+		resp.Extra = append(resp.Extra, ours)
+		if opt.Version() != 0 { // RFC 6891 §6.1.3
+			resp.Rcode = mdns.RcodeBadVers
+			return resp
+		}
+	}
+	ecs, err := findECS(opt)
+	if err != nil {
+		resp.Rcode = mdns.RcodeFormatError
+		return resp
+	}
+
+	q := req.Question[0]
+	if q.Qclass != mdns.ClassINET && q.Qclass != mdns.ClassCHAOS {
+		resp.Rcode = mdns.RcodeRefused
+		return resp
+	}
+	a := h.load()
+	if a == nil { // nothing published yet
+		resp.Rcode = mdns.RcodeServerFailure
+		return resp
+	}
+	if q.Qclass == mdns.ClassCHAOS {
+		chaos(resp, q, a)
+		return resp
+	}
+
+	client := gslb.Client{Addr: src, SourcePrefix: src.BitLen()}
+	if ecs != nil {
+		client = ecs.client()
+	}
+	ans, err := a.Answer(gslb.Question{Name: q.Name, Type: q.Qtype}, client)
+	h.fill(resp, q, ans, err)
+	if ecs != nil {
+		ours.Option = append(ours.Option, ecs.reply(ans.Scope))
+	}
+	return resp
+}
+
+// fill maps an Answer and its error onto the reply: this is the one place
+// where gslb's sentinel errors become rcodes.
+func (h *handler) fill(resp *mdns.Msg, q mdns.Question, ans gslb.Answer, err error) {
+	switch {
+	case err == nil:
+		resp.Authoritative = ans.Authoritative // false for referrals
+	case errors.Is(err, gslb.ErrNoSuchName):
+		resp.Rcode = mdns.RcodeNameError
+		resp.Authoritative = true
+	case errors.Is(err, gslb.ErrNoData):
+		resp.Authoritative = true
+	case errors.Is(err, gslb.ErrNotAuthoritative), errors.Is(err, gslb.ErrRefused):
+		resp.Rcode = mdns.RcodeRefused
+		return
+	case errors.Is(err, gslb.ErrNoReadyEndpoint):
+		resp.Rcode = mdns.RcodeServerFailure
+		return
+	default:
+		h.log.Warn("dns answer failed", zap.String("name", q.Name),
+			zap.String("qtype", mdns.Type(q.Qtype).String()), zap.Error(err))
+		resp.Rcode = mdns.RcodeServerFailure
+		return
+	}
+	var cerr error
+	if resp.Answer, cerr = toRRs(ans.Answer, resp.Answer); cerr == nil {
+		if resp.Ns, cerr = toRRs(ans.Authority, resp.Ns); cerr == nil {
+			resp.Extra, cerr = toRRs(ans.Additional, resp.Extra)
+		}
+	}
+	if cerr != nil {
+		h.log.Warn("dns answer has a bad record", zap.String("name", q.Name),
+			zap.String("qtype", mdns.Type(q.Qtype).String()), zap.Error(cerr))
+		resp.Answer, resp.Ns = nil, nil
+		resp.Extra = keepOPT(resp.Extra)
+		resp.Authoritative = false
+		resp.Rcode = mdns.RcodeServerFailure
+	}
+}
+
+// write truncates resp to what the transport allows, packs it and writes
+// it once. A reply that cannot be packed becomes SERVFAIL.
+func (h *handler) write(w mdns.ResponseWriter, req, resp *mdns.Msg, proto string, start time.Time) {
+	size := mdns.MaxMsgSize
+	if proto == protoUDP {
+		size = h.udpLimit(req)
+	}
+	resp.Truncate(size)
+	if resp.Truncated && proto == protoUDP {
+		h.m.truncated.Inc()
+	}
+	buf, err := resp.Pack()
+	if err != nil {
+		h.log.Warn("dns reply cannot be packed", zap.Error(err))
+		resp = reply(req, mdns.RcodeServerFailure)
+		if buf, err = resp.Pack(); err != nil {
+			h.m.dropped.WithLabelValues(dropPack).Inc()
+			return
+		}
+	}
+	if _, err := w.Write(buf); err != nil {
+		h.log.Debug("dns reply not written", zap.String("proto", proto), zap.Error(err))
+	}
+	h.m.queries.WithLabelValues(proto, qtypeLabel(req), rcodeLabel(resp.Rcode)).Inc()
+	h.m.duration.Observe(time.Since(start).Seconds())
+}
+
+// udpLimit is the largest UDP reply the client accepts: 512 without EDNS,
+// else its advertised size, but never above our own UDPSize (large UDP
+// replies fragment; DNS flag day 2020) nor below 512 (RFC 6891 §6.2.3).
+func (h *handler) udpLimit(req *mdns.Msg) int {
+	opt, _ := findOPT(req)
+	if opt == nil {
+		return mdns.MinMsgSize
+	}
+	n := min(opt.UDPSize(), h.udpSize)
+	return max(int(n), mdns.MinMsgSize)
+}
+
+// newOPT is our OPT record: our UDP size, version 0, no flags (DO is not
+// set: we do not sign), no options unless ECS is echoed.
+func (h *handler) newOPT() *mdns.OPT {
+	o := &mdns.OPT{Hdr: mdns.RR_Header{Name: ".", Rrtype: mdns.TypeOPT}}
+	o.SetUDPSize(h.udpSize)
+	return o
+}
+
+// reply starts a reply to req with the question echoed exactly as sent.
+func reply(req *mdns.Msg, rcode int) *mdns.Msg {
+	resp := &mdns.Msg{}
+	resp.Id = req.Id
+	resp.Response = true
+	resp.Opcode = req.Opcode
+	resp.RecursionDesired = req.RecursionDesired
+	resp.CheckingDisabled = req.CheckingDisabled
+	resp.Rcode = rcode
+	if len(req.Question) == 1 {
+		resp.Question = req.Question
+	}
+	return resp
+}
+
+// findOPT returns the request's OPT record and how many it has.
+func findOPT(req *mdns.Msg) (*mdns.OPT, int) {
+	var opt *mdns.OPT
+	n := 0
+	for _, rr := range req.Extra {
+		if o, ok := rr.(*mdns.OPT); ok {
+			opt = o
+			n++
+		}
+	}
+	return opt, n
+}
+
+func keepOPT(extra []mdns.RR) []mdns.RR {
+	for _, rr := range extra {
+		if o, ok := rr.(*mdns.OPT); ok {
+			return []mdns.RR{o}
+		}
+	}
+	return nil
+}
+
+// CHAOS names (RFC 4892 and BIND's conventions).
+const (
+	chaosIDServer     = "id.server."
+	chaosHostnameBind = "hostname.bind."
+	chaosVersionBind  = "version.bind."
+	chaosVersionSrv   = "version.server."
+)
+
+// chaos answers a CHAOS-class query: TXT for the node name or version,
+// REFUSED for anything else or when the text is not configured.
+func chaos(resp *mdns.Msg, q mdns.Question, a Answerer) {
+	text := ""
+	if q.Qtype == mdns.TypeTXT || q.Qtype == mdns.TypeANY {
+		switch {
+		case strings.EqualFold(q.Name, chaosIDServer), strings.EqualFold(q.Name, chaosHostnameBind):
+			text = a.NodeName()
+		case strings.EqualFold(q.Name, chaosVersionBind), strings.EqualFold(q.Name, chaosVersionSrv):
+			text = a.VersionBind()
+		}
+	}
+	if text == "" {
+		resp.Rcode = mdns.RcodeRefused
+		return
+	}
+	resp.Authoritative = true
+	resp.Answer = append(resp.Answer, &mdns.TXT{
+		Hdr: mdns.RR_Header{Name: q.Name, Rrtype: mdns.TypeTXT, Class: mdns.ClassCHAOS},
+		Txt: splitTXT([]string{text}),
+	})
+}
+
+const (
+	protoUDP = "udp"
+	protoTCP = "tcp"
+)
+
+func protoOf(w mdns.ResponseWriter) string {
+	if _, ok := w.RemoteAddr().(*net.TCPAddr); ok {
+		return protoTCP
+	}
+	return protoUDP
+}
+
+// remoteAddr is the client's socket address, IPv4-mapped IPv6 unmapped so
+// a dual-stack socket reports IPv4 clients as IPv4 (/32).
+func remoteAddr(w mdns.ResponseWriter) netip.Addr {
+	var ip net.IP
+	switch a := w.RemoteAddr().(type) {
+	case *net.UDPAddr:
+		ip = a.IP
+	case *net.TCPAddr:
+		ip = a.IP
+	}
+	addr, _ := netip.AddrFromSlice(ip)
+	return addr.Unmap()
+}
