@@ -1,0 +1,57 @@
+// Package health probes this node's view of every endpoint and turns the
+// results into gslb.Observations for the cluster layer.
+//
+// It owns:
+//   - liveness probers: HTTP/HTTPS (method, Host header, expected statuses
+//     (default any 2xx), body substring within the first 64 KiB, TLS verify
+//     on by default, tls_skip_verify, ca_file; redirects are not followed)
+//     and TCP connect;
+//   - lag sources: an HTTP JSON field (dotted path; a decimal segment
+//     indexes an array; only JSON numbers count, a string is an error),
+//     a Prometheus text-format gauge, untyped or counter sample (label
+//     matchers; when several samples match, the largest lag wins, because
+//     the worst reading is the safe one), and a PostgreSQL server over
+//     pgx (primary: lag 0; standby: 0 when everything received is
+//     replayed, else the age of the last replayed transaction; a small
+//     negative age from clock skew reads as 0);
+//   - the per-endpoint state machine (Machine), pure and driven by the
+//     time passed in with each result;
+//   - the Manager, which schedules probes, feeds the machines, logs
+//     transitions and emits observations; and the gslbd_health_* metrics.
+//
+// States (ARCHITECTURE.md): an endpoint is Unknown (never emitted) until
+// its first liveness result. While its liveness is unknown, one failure
+// makes it Down at once and Rise successes make it alive (it is
+// Recovering until then); afterwards Fall consecutive failures make it
+// Down from any state and Rise consecutive successes make it alive again.
+// Alive without a lag source is Ready. Alive with one is Recovering until
+// every lag read has been good (0 <= lag < max_lag) for the whole hold,
+// counted from the later of the first good read of the run and the moment
+// it became alive; a failed read, a negative or a too-high lag restarts
+// the hold and never counts as ready. A Ready endpoint goes back to
+// Recovering after Fall (of its liveness probe; 3 without one)
+// consecutive bad lag reads, so one lost read does not flap it. Drains are
+// not handled here: the cluster layer applies them on top.
+//
+// A probe or source whose settings are unusable (timeout >= interval,
+// rise/fall < 1, bad URL or DSN, unreadable CA file) is a config error
+// from CheckProbe/CheckReadiness; if one reaches a Manager anyway its
+// endpoint stays Down (or never Ready) with the reason in the log and
+// the observation.
+//
+// Imports: config and gslb only of ours; never dns, cluster, dashboard or
+// cmd.
+//
+// Concurrency: Manager.Run starts one goroutine per target for liveness
+// and one more for a lag source. Each runs its probe inline with its own
+// timeout, so a target has at most one probe of each kind in flight and a
+// slow probe delays the next instead of overlapping it. The first probe
+// comes at a random offset within the interval, then every interval ±10%.
+// HTTP probes use a per-target client without keep-alives, so a hanging
+// server holds only its own target's probe. A target's Machine is guarded
+// by its own mutex; Emit calls are serialised by one manager-wide mutex,
+// so they are never concurrent and arrive in Seq order. Seq starts at the
+// clock's Unix nanoseconds, so a restarted node keeps counting upwards.
+// SetTargets and Snapshot may be called from any goroutine; Run returns
+// only after every goroutine it started has exited.
+package health

@@ -1,0 +1,619 @@
+package health
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"net/http"
+	"reflect"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
+	"github.com/gslbd/gslbd/config"
+	"github.com/gslbd/gslbd/gslb"
+)
+
+// Built-in defaults, the same as config's documented ones; used when
+// neither the probe nor the config's health section sets a value.
+const (
+	defaultInterval = 5 * time.Second
+	defaultTimeout  = 2 * time.Second
+	defaultRise     = 2
+	defaultFall     = 3
+	defaultMaxLag   = 10 * time.Second
+	defaultHold     = 30 * time.Second
+)
+
+// Target is one endpoint to probe.
+type Target struct {
+	// ID is the endpoint ID (config.Endpoint.ID).
+	ID string
+	// Liveness is the liveness probe; nil means always alive.
+	Liveness *config.Probe
+	// Readiness is the lag source; nil means ready once alive.
+	Readiness *config.Readiness
+}
+
+// TargetsFromConfig returns one Target per configured endpoint, in config
+// order, with every unset probe field filled from cfg.Health (or the
+// built-in defaults), so that equal settings compare equal on reload.
+func TargetsFromConfig(cfg *config.Config) []Target {
+	if cfg == nil {
+		return nil
+	}
+	d := cfg.Health
+	iv := orDur(d.Interval, config.Duration(defaultInterval))
+	to := orDur(d.Timeout, config.Duration(defaultTimeout))
+	var out []Target
+	for _, z := range cfg.Zones {
+		for _, n := range z.Names {
+			for _, ep := range n.Endpoints {
+				t := Target{ID: ep.ID}
+				if t.ID == "" {
+					name := ep.Name
+					if name == "" {
+						name = ep.Region
+					}
+					t.ID = name + "@" + strings.TrimSuffix(strings.ToLower(n.Name), ".")
+				}
+				liveIv, liveTo := iv, to
+				if ep.Liveness != nil {
+					p := *ep.Liveness
+					p.ExpectStatus = append([]int(nil), p.ExpectStatus...)
+					p.Interval = orDur(p.Interval, iv)
+					p.Timeout = orDur(p.Timeout, to)
+					p.Rise = orInt(p.Rise, orInt(d.Rise, defaultRise))
+					p.Fall = orInt(p.Fall, orInt(d.Fall, defaultFall))
+					liveIv, liveTo = p.Interval, p.Timeout
+					t.Liveness = &p
+				}
+				if ep.Readiness != nil {
+					r := *ep.Readiness
+					if r.Labels != nil {
+						r.Labels = make(map[string]string, len(ep.Readiness.Labels))
+						for k, v := range ep.Readiness.Labels {
+							r.Labels[k] = v
+						}
+					}
+					r.MaxLag = orDur(r.MaxLag, orDur(d.MaxLag, config.Duration(defaultMaxLag)))
+					r.Hold = orDur(r.Hold, orDur(d.Hold, config.Duration(defaultHold)))
+					r.Interval = orDur(r.Interval, liveIv)
+					r.Timeout = orDur(r.Timeout, liveTo)
+					t.Readiness = &r
+				}
+				out = append(out, t)
+			}
+		}
+	}
+	return out
+}
+
+func orDur(v, d config.Duration) config.Duration {
+	if v > 0 {
+		return v
+	}
+	return d
+}
+
+func orInt(v, d int) int {
+	if v > 0 {
+		return v
+	}
+	return d
+}
+
+// Options configure a Manager. Only Emit is needed for it to be useful.
+type Options struct {
+	// Node names this observer in every Observation.
+	Node string
+	// Logger gets one line per state change; nil logs nothing.
+	Logger *zap.Logger
+	// Registerer gets the gslbd_health_* metrics; nil registers none.
+	Registerer prometheus.Registerer
+	// Clock stamps observations and paces probes; nil is the wall clock.
+	Clock Clock
+	// Emit is called with every observation: on every state change and
+	// after every probe or lag result, so ObservedAt stays fresh. Calls
+	// are serialised (never concurrent) and come in Seq order; Emit must
+	// be cheap and must not call back into the Manager.
+	Emit func(gslb.Observation)
+	// HTTPClient, when set, does every HTTP probe and lag read instead of
+	// the per-target clients (and its TLS settings win over the targets').
+	HTTPClient *http.Client
+	// Refresh is how often a target without a liveness probe is
+	// re-observed (to keep its observation fresh). Default 5s.
+	Refresh time.Duration
+}
+
+// Manager runs the probes of a set of targets and turns their results into
+// Observations. See the package doc for its concurrency model.
+type Manager struct {
+	node    string
+	log     *zap.Logger
+	met     *metrics
+	clock   Clock
+	emit    func(gslb.Observation)
+	client  *http.Client
+	refresh time.Duration
+
+	mu         sync.Mutex
+	targets    map[string]*target
+	order      []*target
+	wake       chan struct{}
+	running    bool
+	configured bool
+	first      chan struct{}
+	firstDone  bool
+
+	emitMu sync.Mutex
+	seq    uint64
+}
+
+// target is one endpoint's probers and state. Fields above mu are fixed
+// at creation; cancel is guarded by Manager.mu.
+type target struct {
+	spec         Target
+	prober       Prober
+	lag          LagSource // nil without readiness
+	liveInterval time.Duration
+	liveTimeout  time.Duration
+	lagInterval  time.Duration
+	lagTimeout   time.Duration
+
+	cancel   context.CancelFunc
+	retired  atomic.Bool
+	liveSeen atomic.Bool
+	lagSeen  atomic.Bool
+
+	mu      sync.Mutex
+	machine *Machine
+	obs     gslb.Observation
+	hasObs  bool
+}
+
+// NewManager returns a Manager with no targets.
+func NewManager(o Options) *Manager {
+	m := &Manager{
+		node:    o.Node,
+		log:     o.Logger,
+		clock:   o.Clock,
+		emit:    o.Emit,
+		client:  o.HTTPClient,
+		refresh: o.Refresh,
+		targets: map[string]*target{},
+		wake:    make(chan struct{}, 1),
+		first:   make(chan struct{}),
+	}
+	if m.log == nil {
+		m.log = zap.NewNop()
+	}
+	if m.clock == nil {
+		m.clock = RealClock{}
+	}
+	if m.emit == nil {
+		m.emit = func(gslb.Observation) {}
+	}
+	if m.refresh <= 0 {
+		m.refresh = defaultInterval
+	}
+	// Seq starts at the clock so that a restarted node's observations
+	// still sort after the ones its peers kept from before the restart.
+	m.seq = uint64(max(m.clock.Now().UnixNano(), 0))
+	if o.Registerer != nil {
+		var err error
+		if m.met, err = newMetrics(o.Registerer); err != nil {
+			m.log.Error("health metrics not registered", zap.Error(err))
+			m.met = nil
+		}
+	}
+	return m
+}
+
+// SetTargets replaces the target set. Targets whose ID, Liveness and
+// Readiness are unchanged keep their state and probers; new or changed
+// ones start from Unknown; removed ones stop probing. It is safe to call
+// at any time, also while Run is running.
+func (m *Manager) SetTargets(ts []Target) {
+	m.mu.Lock()
+	next := make(map[string]*target, len(ts))
+	order := make([]*target, 0, len(ts))
+	for _, spec := range ts {
+		if _, dup := next[spec.ID]; dup {
+			m.log.Error("duplicate health target ignored", zap.String("endpoint", spec.ID))
+			continue
+		}
+		t := m.targets[spec.ID]
+		if t == nil || !sameSettings(t.spec, spec) {
+			t = m.newTarget(spec)
+		}
+		next[spec.ID] = t
+		order = append(order, t)
+	}
+	for id, old := range m.targets {
+		if next[id] == old {
+			continue
+		}
+		old.retired.Store(true)
+		if old.cancel != nil {
+			old.cancel()
+		}
+		if next[id] == nil && m.met != nil {
+			m.met.forget(id)
+		}
+	}
+	m.targets, m.order, m.configured = next, order, true
+	m.mu.Unlock()
+	select {
+	case m.wake <- struct{}{}:
+	default:
+	}
+	m.checkFirstRound()
+}
+
+// sameSettings reports whether a and b probe the same way, so a reload
+// can keep a's state machine and prober.
+func sameSettings(a, b Target) bool {
+	return a.ID == b.ID && reflect.DeepEqual(a.Liveness, b.Liveness) && reflect.DeepEqual(a.Readiness, b.Readiness)
+}
+
+func (m *Manager) newTarget(spec Target) *target {
+	t := &target{spec: spec}
+	mc := MachineConfig{Rise: 1, Fall: 1, LagFall: defaultFall}
+	if p := spec.Liveness; p != nil {
+		t.liveInterval, t.liveTimeout = p.Interval.D(), p.Timeout.D()
+		mc.Rise, mc.Fall, mc.LagFall = p.Rise, p.Fall, p.Fall
+		pr, err := NewProber(p, m.client)
+		if err != nil {
+			m.log.Error("unusable liveness probe; endpoint stays down", zap.String("endpoint", spec.ID), zap.Error(err))
+			pr = brokenProber{kind: ProbeType(p), err: errors.New("bad liveness probe: " + err.Error())}
+			if t.liveInterval <= 0 {
+				t.liveInterval = m.refresh
+			}
+		}
+		t.prober = pr
+	} else {
+		t.prober = nopProber{}
+		t.liveInterval = m.refresh
+		if spec.Readiness != nil && spec.Readiness.Interval > 0 {
+			t.liveInterval = spec.Readiness.Interval.D()
+		}
+	}
+	if t.liveTimeout <= 0 || t.liveTimeout >= t.liveInterval {
+		t.liveTimeout = t.liveInterval / 2
+	}
+	mc.Interval = t.liveInterval
+	if r := spec.Readiness; r != nil {
+		mc.Readiness, mc.MaxLag, mc.Hold = true, r.MaxLag.D(), r.Hold.D()
+		t.lagInterval, t.lagTimeout = r.Interval.D(), r.Timeout.D()
+		src, err := NewLagSource(r, m.client)
+		if err != nil {
+			m.log.Error("unusable readiness source; endpoint never ready", zap.String("endpoint", spec.ID), zap.Error(err))
+			src = brokenLag{kind: readinessType(r), err: errors.New("bad readiness source: " + err.Error())}
+		}
+		t.lag = src
+		if t.lagInterval <= 0 {
+			t.lagInterval = t.liveInterval
+		}
+		if t.lagTimeout <= 0 || t.lagTimeout >= t.lagInterval {
+			t.lagTimeout = t.lagInterval / 2
+		}
+		mc.LagInterval = t.lagInterval
+	}
+	t.machine = NewMachine(mc)
+	return t
+}
+
+// Run probes every target until ctx is done, then stops every goroutine it
+// started and returns nil. Only one Run may be active at a time.
+func (m *Manager) Run(ctx context.Context) error {
+	m.mu.Lock()
+	if m.running {
+		m.mu.Unlock()
+		return errors.New("health: Run is already running")
+	}
+	m.running = true
+	m.mu.Unlock()
+
+	var wg sync.WaitGroup
+	defer func() {
+		m.mu.Lock()
+		for _, t := range m.order {
+			if t.cancel != nil {
+				t.cancel()
+				t.cancel = nil
+			}
+		}
+		m.running = false
+		m.mu.Unlock()
+		wg.Wait()
+	}()
+	m.checkFirstRound()
+	for {
+		m.mu.Lock()
+		for _, t := range m.order {
+			if t.cancel != nil {
+				continue
+			}
+			tctx, cancel := context.WithCancel(ctx)
+			t.cancel = cancel
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				m.liveLoop(tctx, t)
+			}()
+			if t.lag != nil {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					m.lagLoop(tctx, t)
+				}()
+			}
+		}
+		m.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-m.wake:
+		}
+	}
+}
+
+// jitter spreads probes of many targets: ±10% of d.
+func jitter(d time.Duration) time.Duration {
+	if d <= 0 {
+		return 0
+	}
+	return d - d/10 + rand.N(d/5+1)
+}
+
+// startOffset staggers the first probe inside the interval so that a
+// reload or start does not probe every target at the same instant.
+func startOffset(d time.Duration) time.Duration {
+	if d <= 0 {
+		return 0
+	}
+	return rand.N(d)
+}
+
+// loop calls do at the target's pace until ctx is done. do runs inline, so
+// a slow probe delays the next one and never overlaps it.
+func (m *Manager) loop(ctx context.Context, interval, first time.Duration, do func()) {
+	timer := m.clock.NewTimer(first)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-timer.C():
+		}
+		start := m.clock.Now()
+		do()
+		if ctx.Err() != nil {
+			return
+		}
+		timer.Reset(max(jitter(interval)-m.clock.Now().Sub(start), 0))
+	}
+}
+
+func (m *Manager) liveLoop(ctx context.Context, t *target) {
+	first := startOffset(t.liveInterval)
+	if _, nop := t.prober.(nopProber); nop {
+		first = 0
+	}
+	kind := t.prober.Kind()
+	m.loop(ctx, t.liveInterval, first, func() {
+		pctx, cancel := context.WithTimeout(ctx, t.liveTimeout)
+		start := time.Now()
+		err := t.prober.Probe(pctx)
+		took := time.Since(start)
+		cancel()
+		if ctx.Err() != nil {
+			return // stopping: a cancelled probe says nothing about the target
+		}
+		err = timeoutMsg(err, t.liveTimeout)
+		if kind != "none" {
+			m.met.result(t.spec.ID, kind, err, took)
+		}
+		if err != nil {
+			m.log.Debug("liveness probe failed", zap.String("endpoint", t.spec.ID), zap.Error(err))
+		}
+		now := m.clock.Now()
+		t.mu.Lock()
+		m.publish(t, t.machine.Liveness(now, err))
+		t.mu.Unlock()
+		if !t.liveSeen.Swap(true) {
+			m.checkFirstRound()
+		}
+	})
+}
+
+func (m *Manager) lagLoop(ctx context.Context, t *target) {
+	defer func() {
+		if err := t.lag.Close(); err != nil {
+			m.log.Debug("closing lag source", zap.String("endpoint", t.spec.ID), zap.Error(err))
+		}
+	}()
+	kind := t.lag.Kind()
+	m.loop(ctx, t.lagInterval, startOffset(t.lagInterval), func() {
+		pctx, cancel := context.WithTimeout(ctx, t.lagTimeout)
+		start := time.Now()
+		lag, err := t.lag.Lag(pctx)
+		took := time.Since(start)
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		err = timeoutMsg(err, t.lagTimeout)
+		m.met.result(t.spec.ID, kind, err, took)
+		m.met.setLag(t.spec.ID, lag, err)
+		if err != nil {
+			m.log.Debug("lag read failed", zap.String("endpoint", t.spec.ID), zap.Error(err))
+		}
+		now := m.clock.Now()
+		t.mu.Lock()
+		m.publish(t, t.machine.Lag(now, lag, err))
+		t.mu.Unlock()
+		if !t.lagSeen.Swap(true) {
+			m.checkFirstRound()
+		}
+	})
+}
+
+// publish logs and counts a change and emits the machine's observation.
+// The caller holds t.mu.
+func (m *Manager) publish(t *target, c Change) {
+	if t.retired.Load() {
+		return
+	}
+	if c.Changed() {
+		m.log.Info("endpoint state changed",
+			zap.String("endpoint", t.spec.ID),
+			zap.String("from", c.From.String()),
+			zap.String("to", c.To.String()),
+			zap.String("reason", c.Reason))
+		m.met.transition(t.spec.ID, c.From, c.To)
+	}
+	if t.machine.State() == gslb.Unknown {
+		return
+	}
+	obs := t.machine.Observation()
+	obs.Endpoint, obs.Node = t.spec.ID, m.node
+	m.emitMu.Lock()
+	m.seq++
+	obs.Seq = m.seq
+	t.obs, t.hasObs = obs, true
+	m.emit(obs)
+	m.emitMu.Unlock()
+}
+
+func (m *Manager) checkFirstRound() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.firstDone || !m.configured {
+		return
+	}
+	for _, t := range m.order {
+		if !t.liveSeen.Load() || (t.lag != nil && !t.lagSeen.Load()) {
+			return
+		}
+	}
+	m.firstDone = true
+	close(m.first)
+}
+
+// FirstRound is closed once every current target has had a liveness
+// result and, when it has a lag source, a lag result. With no targets it
+// closes at the first SetTargets.
+func (m *Manager) FirstRound() <-chan struct{} { return m.first }
+
+// Snapshot returns the latest observation of every target that has had a
+// result, in target order. Observations keep their Seq: re-sending one is
+// a refresh, not a new observation.
+func (m *Manager) Snapshot() []gslb.Observation {
+	m.mu.Lock()
+	ts := append([]*target(nil), m.order...)
+	m.mu.Unlock()
+	out := make([]gslb.Observation, 0, len(ts))
+	for _, t := range ts {
+		t.mu.Lock()
+		if t.hasObs {
+			out = append(out, t.obs)
+		}
+		t.mu.Unlock()
+	}
+	return out
+}
+
+// metrics are the gslbd_health_* collectors; a nil *metrics records
+// nothing, so the Manager needs no checks when no Registerer was given.
+type metrics struct {
+	results     *prometheus.CounterVec
+	duration    *prometheus.HistogramVec
+	transitions *prometheus.CounterVec
+	lag         *prometheus.GaugeVec
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		results: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gslbd_health_probe_results_total",
+			Help: "Liveness probe and lag read results by endpoint, kind and result (ok or fail).",
+		}, []string{"endpoint", "kind", "result"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "gslbd_health_probe_duration_seconds",
+			Help:    "How long liveness probes and lag reads took, by kind.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"kind"}),
+		transitions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gslbd_health_transitions_total",
+			Help: "Endpoint state changes seen by this node's probers.",
+		}, []string{"endpoint", "from", "to"}),
+		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "gslbd_health_lag_seconds",
+			Help: "Last replication lag read per endpoint; absent after a failed read.",
+		}, []string{"endpoint"}),
+	}
+	var err error
+	m.results = register(reg, m.results, &err)
+	m.duration = register(reg, m.duration, &err)
+	m.transitions = register(reg, m.transitions, &err)
+	m.lag = register(reg, m.lag, &err)
+	return m, err
+}
+
+// register registers c, or returns the collector already registered under
+// the same description (a second Manager on the same registry).
+func register[C prometheus.Collector](reg prometheus.Registerer, c C, errp *error) C {
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if old, ok := are.ExistingCollector.(C); ok {
+				return old
+			}
+		}
+		*errp = errors.Join(*errp, err)
+	}
+	return c
+}
+
+func (m *metrics) result(endpoint, kind string, err error, took time.Duration) {
+	if m == nil {
+		return
+	}
+	res := "ok"
+	if err != nil {
+		res = "fail"
+	}
+	m.results.WithLabelValues(endpoint, kind, res).Inc()
+	m.duration.WithLabelValues(kind).Observe(took.Seconds())
+}
+
+func (m *metrics) setLag(endpoint string, lag time.Duration, err error) {
+	if m == nil {
+		return
+	}
+	if err != nil {
+		m.lag.DeleteLabelValues(endpoint)
+		return
+	}
+	m.lag.WithLabelValues(endpoint).Set(lag.Seconds())
+}
+
+func (m *metrics) transition(endpoint string, from, to gslb.State) {
+	if m == nil {
+		return
+	}
+	m.transitions.WithLabelValues(endpoint, from.String(), to.String()).Inc()
+}
+
+func (m *metrics) forget(endpoint string) {
+	l := prometheus.Labels{"endpoint": endpoint}
+	m.results.DeletePartialMatch(l)
+	m.transitions.DeletePartialMatch(l)
+	m.lag.DeletePartialMatch(l)
+}
