@@ -298,3 +298,36 @@ func TestWriteFailoverFailback(t *testing.T) {
 		t.Fatalf("active endpoints %v", active)
 	}
 }
+
+// TestWriteStartupFollowsOrder: probes start at random offsets, so at
+// start a less preferred region may be ready first. Until the first
+// failover the write name follows the order; after it, failback rules hold.
+func TestWriteStartupFollowsOrder(t *testing.T) {
+	cfg := testConfig()
+	const usM = "us-east@db.gslb.test"
+	active := func(s *Snapshot) string {
+		t.Helper()
+		r, _, _ := s.ActiveRegion("db.gslb.test.")
+		return r
+	}
+	s, err := NewSnapshot(Options{Config: cfg, View: writeView(cfg, map[string]State{usM: Recovering}, nil), Now: t0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := active(s); got != "eu-west" {
+		t.Fatalf("active %q while us-east recovers, want eu-west", got)
+	}
+	s = s.WithView(writeView(cfg, nil, nil), t0.Add(time.Second))
+	if got := active(s); got != "us-east" {
+		t.Fatalf("active %q once us-east is ready at start, want us-east (first in order)", got)
+	}
+	// A real failover: from now on manual failback keeps eu-west.
+	s = s.WithView(writeView(cfg, map[string]State{usM: Down}, nil), t0.Add(time.Minute))
+	if got := active(s); got != "eu-west" {
+		t.Fatalf("active %q after us-east failed, want eu-west", got)
+	}
+	s = s.WithView(writeView(cfg, nil, nil), t0.Add(2*time.Minute))
+	if got := active(s); got != "eu-west" {
+		t.Fatalf("active %q: manual failback must stay on eu-west", got)
+	}
+}

@@ -58,6 +58,11 @@ type activeWrite struct {
 	reason string
 	// recheck is when an automatic failback becomes due; zero if none.
 	recheck time.Time
+	// initial is true until the first failover: the region was picked as
+	// the first ready one while the others were still proving themselves
+	// (probes start at random offsets), so a more preferred region that
+	// becomes ready takes over. Failback rules apply only after a failover.
+	initial bool
 }
 
 // NewSnapshot compiles a validated config with a View into a Snapshot.
@@ -103,10 +108,10 @@ func (s *Snapshot) setView(prev *Snapshot, v View, now time.Time) {
 		if !g.write {
 			continue
 		}
-		var was string
+		var was activeWrite
 		if prev != nil {
 			if pg := prev.c.byName[g.fqdn]; pg != nil && pg.write && pg.idx < len(prev.active) {
-				was = prev.active[pg.idx].region
+				was = prev.active[pg.idx]
 			}
 		}
 		s.active[gi] = s.chooseActive(g, was)
@@ -156,7 +161,8 @@ func (s *Snapshot) regionReady(g *gname, r string) (bool, time.Time) {
 // region in order; leave the active region only when it is not ready;
 // go back to a more preferred region only with failback auto, after it
 // has been ready for the whole failback hold.
-func (s *Snapshot) chooseActive(g *gname, was string) activeWrite {
+func (s *Snapshot) chooseActive(g *gname, prev activeWrite) activeWrite {
+	was := prev.region
 	if was != "" && !slices.Contains(g.order, was) {
 		was = "" // the region left the config
 	}
@@ -171,16 +177,19 @@ func (s *Snapshot) chooseActive(g *gname, was string) activeWrite {
 	case was == "" && first == "":
 		return activeWrite{reason: "no region is ready yet"}
 	case was == "":
-		return activeWrite{region: first, reason: "first ready region in order " + fmt.Sprint(g.order)}
+		return activeWrite{region: first, reason: "first ready region in order " + fmt.Sprint(g.order), initial: true}
 	}
 	if ok, _ := s.regionReady(g, was); !ok {
 		if first == "" {
-			return activeWrite{region: was, reason: "active region " + was + " is not ready and no other region is ready"}
+			return activeWrite{region: was, reason: "active region " + was + " is not ready and no other region is ready", initial: prev.initial}
 		}
 		return activeWrite{region: first, reason: "failed over from " + was + " (not ready) to " + first + ", the first ready region in order"}
 	}
 	if first == was {
-		return activeWrite{region: was, reason: was + " is the most preferred ready region"}
+		return activeWrite{region: was, reason: was + " is the most preferred ready region", initial: prev.initial}
+	}
+	if prev.initial {
+		return activeWrite{region: first, reason: "first ready region in order " + fmt.Sprint(g.order) + " (no failover yet)", initial: true}
 	}
 	if !g.autoBack {
 		return activeWrite{region: was, reason: "staying on " + was + ": failback is manual although " + first + " is ready and preferred"}
