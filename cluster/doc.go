@@ -1,0 +1,45 @@
+// Package cluster makes gslbd nodes agree on every endpoint's state.
+//
+// It owns the memberlist setup (bind, advertise, seeds joined with
+// backoff, graceful leave, the encryption keyring and its rotation on
+// reload), the gossip codec, and the table of the latest observation of
+// every node for every endpoint plus the operator drains. It turns that
+// table into a gslb.View by calling the pure agreement rule gslb.Agree;
+// it decides nothing about health itself, it only moves bytes.
+//
+// Imports: of gslbd's packages only config and gslb. It must never import
+// dns, health, dashboard or cmd; cmd/gslbd wires Observe to health's
+// output and OnView to the publisher.
+//
+// Gossip. A node broadcasts its own observation when the state changes
+// and re-broadcasts all of its own every Refresh, through a
+// memberlist.TransmitLimitedQueue with named broadcasts
+// ("obs/<node>/<endpoint>", "drain/<endpoint>") so a newer record replaces
+// a queued older one. A received record that changes a state is
+// re-broadcast once (epidemic relay), which makes convergence fast even
+// when the originator's transmits miss a node. Push/pull
+// (LocalState/MergeRemoteState) exchanges the whole table, so a joining
+// node is up to date before it reports Synced. Every message starts with a
+// protocol version byte (1) and a type byte; unknown versions or types,
+// garbage and truncated messages are dropped and counted in
+// gslbd_cluster_messages_dropped_total{reason}. Each observation carries
+// its observer's sequence number (stamped here, never below the wall clock
+// in nanoseconds so it survives restarts); a record whose Seq is not newer
+// than the one held from that observer is a replay or an older copy and is
+// ignored, and one time-stamped more than a minute in our future is
+// dropped. Only a node speaks for itself: copies of our own observations
+// coming back are never stored. Drains are newest-At-wins (then By).
+//
+// Encryption uses memberlist's keyring (AES-GCM) with incoming and
+// outgoing verification on, so a peer without a current key can neither
+// join nor inject records.
+//
+// Concurrency. memberlist calls the unexported delegate from its own
+// goroutines; those callbacks never block, never call back into
+// memberlist, and copy what they keep. One mutex guards the table; it is
+// never held while calling memberlist (whose event callbacks take it while
+// holding memberlist's lock). Run owns two goroutines: the loop that
+// recomputes the View on every change and every Refresh and calls OnView
+// (so OnView is never called concurrently), and the join loop. Observe,
+// SetDrain, Drains, Reload, Status and View are safe from any goroutine.
+package cluster

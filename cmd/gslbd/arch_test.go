@@ -1,0 +1,83 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestImportRules enforces ARCHITECTURE.md's package graph with go list:
+// subsystems meet only in cmd/gslbd, and miekg/dns stays inside dns/.
+func TestImportRules(t *testing.T) {
+	const mod = "github.com/gslbd/gslbd/"
+	allowed := map[string][]string{
+		"config":    {},
+		"configs":   {},
+		"geo":       {},
+		"gslb":      {"config", "geo"},
+		"health":    {"config", "gslb"},
+		"cluster":   {"config", "gslb"},
+		"dns":       {"gslb"},
+		"dashboard": {"gslb"},
+	}
+	cmd := exec.Command("go", "list", "-json", "../../...")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Skipf("go list not runnable: %v", err)
+	}
+	dec := json.NewDecoder(out)
+	seen := 0
+	for {
+		var p struct {
+			ImportPath string
+			Imports    []string
+		}
+		if err := dec.Decode(&p); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		seen++
+		rel := strings.TrimPrefix(p.ImportPath, mod)
+		top := strings.SplitN(rel, "/", 2)[0]
+		ok, ruled := allowed[top]
+		for _, imp := range p.Imports {
+			if strings.HasPrefix(imp, "github.com/miekg/dns") && top != "dns" {
+				t.Errorf("%s imports %s: miekg/dns types stay inside dns/", p.ImportPath, imp)
+			}
+			if !strings.HasPrefix(imp, mod) {
+				continue
+			}
+			dep := strings.SplitN(strings.TrimPrefix(imp, mod), "/", 2)[0]
+			if dep == "cmd" {
+				t.Errorf("%s imports %s: nothing imports cmd", p.ImportPath, imp)
+			}
+			if !ruled || dep == top {
+				continue
+			}
+			if !contains(ok, dep) {
+				t.Errorf("%s imports %s: not allowed by ARCHITECTURE.md", p.ImportPath, imp)
+			}
+		}
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	if seen < 8 {
+		t.Fatalf("go list saw only %d packages", seen)
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}

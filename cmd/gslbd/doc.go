@@ -1,0 +1,16 @@
+// Command gslbd is the global traffic manager daemon: an authoritative DNS
+// server for delegated zones that answers with the nearest ready region.
+//
+// This package owns the wiring only: flags, the zap logger, the Prometheus
+// registry, the one publisher goroutine that builds and swaps gslb
+// Snapshots, signals (SIGHUP reload, SIGTERM/SIGINT graceful stop), the
+// drain state file and the simulated backends of -dev. The subsystems
+// (dns, health, cluster, dashboard) never import each other; they meet here
+// through funcs and channels that carry gslb values.
+//
+// Usage:
+//
+//	gslbd -config /etc/gslbd/gslbd.yaml
+//	gslbd -dev
+//	gslbd check -config FILE
+package main

@@ -1,0 +1,302 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	mdns "github.com/miekg/dns"
+
+	"github.com/gslbd/gslbd/dashboard"
+)
+
+// The end-to-end tests drive the real binary: it is built once per test
+// run, and every node listens on 127.0.0.1 port 0 and reports its
+// addresses in its JSON log.
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+func gslbdBinary(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "gslbd-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "gslbd")
+		out, err := exec.Command("go", "build", "-race", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+// lockedBuffer collects a process's output for assertions and failure logs.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// node is one running gslbd process.
+type node struct {
+	t      testing.TB
+	cmd    *exec.Cmd
+	logs   *lockedBuffer
+	stdout *lockedBuffer
+	udp    string
+	tcp    string
+	http   string
+	done   chan error
+}
+
+// startNode runs gslbd with args plus port-0 listeners and JSON logs, and
+// waits until it has bound its sockets.
+func startNode(t testing.TB, args ...string) *node {
+	t.Helper()
+	bin := gslbdBinary(t)
+	full := append([]string{"-log-format", "json", "-dns", "127.0.0.1:0", "-http", "127.0.0.1:0", "-lameduck", "200ms"}, args...)
+	cmd := exec.Command(bin, full...)
+	pr, pw := io.Pipe()
+	n := &node{t: t, cmd: cmd, logs: &lockedBuffer{}, stdout: &lockedBuffer{}, done: make(chan error, 1)}
+	cmd.Stderr = pw
+	cmd.Stdout = n.stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	addrs := make(chan [2]string, 8)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		sc.Buffer(make([]byte, 0, 64*1024), 1<<20)
+		for sc.Scan() {
+			line := sc.Text()
+			_, _ = n.logs.Write([]byte(line + "\n"))
+			var ev struct {
+				Msg   string `json:"msg"`
+				Proto string `json:"proto"`
+				Addr  string `json:"addr"`
+			}
+			if json.Unmarshal([]byte(line), &ev) == nil && ev.Msg == "listening" {
+				addrs <- [2]string{ev.Proto, ev.Addr}
+			}
+		}
+	}()
+	go func() {
+		err := cmd.Wait()
+		_ = pw.Close()
+		n.done <- err
+	}()
+	t.Cleanup(func() {
+		n.stop()
+		if t.Failed() {
+			t.Logf("gslbd %v logs:\n%s", args, n.logs.String())
+		}
+	})
+	deadline := time.After(60 * time.Second)
+	for n.udp == "" || n.tcp == "" || n.http == "" {
+		select {
+		case a := <-addrs:
+			switch a[0] {
+			case "udp":
+				n.udp = a[1]
+			case "tcp":
+				n.tcp = a[1]
+			case "http":
+				n.http = a[1]
+			}
+		case err := <-n.done:
+			n.done <- err
+			t.Fatalf("gslbd exited before listening: %v\n%s", err, n.logs.String())
+		case <-deadline:
+			t.Fatalf("gslbd did not report its listeners in time:\n%s", n.logs.String())
+		}
+	}
+	return n
+}
+
+// stop sends SIGTERM and waits (bounded) for the process to exit.
+func (n *node) stop() {
+	if n.cmd.ProcessState != nil {
+		return
+	}
+	_ = n.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-n.done:
+		n.done <- err
+	case <-time.After(15 * time.Second):
+		_ = n.cmd.Process.Kill()
+		n.t.Errorf("gslbd did not stop within 15s of SIGTERM")
+	}
+}
+
+// query asks the node over UDP; subnet may be "" or "a.b.c.d/len".
+func (n *node) query(name string, qtype uint16, subnet string) (*mdns.Msg, error) {
+	m := new(mdns.Msg)
+	m.SetQuestion(mdns.Fqdn(name), qtype)
+	m.SetEdns0(1232, false)
+	if subnet != "" {
+		_, ipnet, err := net.ParseCIDR(subnet)
+		if err != nil {
+			return nil, err
+		}
+		bits, _ := ipnet.Mask.Size()
+		e := &mdns.EDNS0_SUBNET{Code: mdns.EDNS0SUBNET, Family: 1, SourceNetmask: uint8(bits), Address: ipnet.IP}
+		if ipnet.IP.To4() == nil {
+			e.Family = 2
+		}
+		m.IsEdns0().Option = append(m.IsEdns0().Option, e)
+	}
+	c := &mdns.Client{Net: "udp", Timeout: 2 * time.Second}
+	r, _, err := c.Exchange(m, n.udp)
+	return r, err
+}
+
+// answerA returns the A/AAAA addresses of a reply, in order.
+func answerAddrs(r *mdns.Msg) []string {
+	var out []string
+	for _, rr := range r.Answer {
+		switch v := rr.(type) {
+		case *mdns.A:
+			out = append(out, v.A.String())
+		case *mdns.AAAA:
+			out = append(out, v.AAAA.String())
+		}
+	}
+	return out
+}
+
+// ecsScope returns the ECS scope of a reply, -1 without ECS.
+func ecsScope(r *mdns.Msg) int {
+	if o := r.IsEdns0(); o != nil {
+		for _, opt := range o.Option {
+			if e, ok := opt.(*mdns.EDNS0_SUBNET); ok {
+				return int(e.SourceScope)
+			}
+		}
+	}
+	return -1
+}
+
+func (n *node) get(path string) (int, string) {
+	n.t.Helper()
+	resp, err := http.Get("http://" + n.http + path)
+	if err != nil {
+		n.t.Fatalf("GET %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// state decodes /api/v1/state.
+func (n *node) state() dashboard.StateResponse {
+	n.t.Helper()
+	code, body := n.get("/api/v1/state")
+	var st dashboard.StateResponse
+	if code != 200 {
+		n.t.Fatalf("/api/v1/state: %d %s", code, body)
+	}
+	if err := json.Unmarshal([]byte(body), &st); err != nil {
+		n.t.Fatalf("decode /api/v1/state: %v", err)
+	}
+	return st
+}
+
+// endpoint returns one endpoint's row of /api/v1/state (zero if absent).
+func (n *node) endpoint(id string) dashboard.EndpointRow {
+	for _, e := range n.state().Endpoints {
+		if e.ID == id {
+			return e
+		}
+	}
+	return dashboard.EndpointRow{}
+}
+
+func (n *node) post(path, token, body string) int {
+	n.t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, "http://"+n.http+path, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		n.t.Fatalf("POST %s: %v", path, err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// waitFor polls cond every 100ms until it holds or the deadline passes.
+func waitFor(t testing.TB, what string, within time.Duration, cond func() bool) time.Duration {
+	t.Helper()
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), within)
+	defer cancel()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if cond() {
+			return time.Since(start)
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("timed out after %v waiting for %s", within, what)
+		case <-tick.C:
+		}
+	}
+}
+
+// answersFor returns the addresses answered for name from subnet, or nil.
+func (n *node) answersFor(name, subnet string) []string {
+	r, err := n.query(name, mdns.TypeA, subnet)
+	if err != nil || r.Rcode != mdns.RcodeSuccess {
+		return nil
+	}
+	return answerAddrs(r)
+}
+
+func equalAddrs(got []string, want ...string) bool {
+	if len(got) != len(want) {
+		return false
+	}
+	for i := range got {
+		if got[i] != want[i] {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/gslbd/gslbd/config"
+	"github.com/gslbd/gslbd/gslb"
+)
+
+// metrics are the publisher's: config reloads and agreed endpoint state.
+type metrics struct {
+	reloads     *prometheus.CounterVec
+	info        *prometheus.GaugeVec
+	state       *prometheus.GaugeVec
+	transitions *prometheus.CounterVec
+	failovers   *prometheus.CounterVec
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gslbd_config_reloads_total", Help: "Config reloads by result (ok, unchanged, error).",
+		}, []string{"result"}),
+		info: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "gslbd_config_info", Help: "1 for the loaded config's SHA-256.",
+		}, []string{"hash"}),
+		state: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "gslbd_gslb_endpoint_state", Help: "1 for each endpoint's agreed state.",
+		}, []string{"endpoint", "state"}),
+		transitions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gslbd_gslb_state_transitions_total", Help: "Agreed endpoint state changes.",
+		}, []string{"endpoint", "from", "to"}),
+		failovers: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gslbd_gslb_failover_events_total", Help: "Times a ready endpoint of a GSLB name left the answers.",
+		}, []string{"name"}),
+	}
+	reg.MustRegister(m.reloads, m.info, m.state, m.transitions, m.failovers)
+	return m
+}
+
+func (m *metrics) reload(result string) { m.reloads.WithLabelValues(result).Inc() }
+
+func (m *metrics) configLoaded(cfg *config.Config) {
+	m.info.Reset()
+	m.info.WithLabelValues(cfg.Hash).Set(1)
+}
+
+// observeSwap updates the state gauges and counts transitions between two
+// consecutive Snapshots.
+func (m *metrics) observeSwap(cur, next *gslb.Snapshot) {
+	before := cur.View().Endpoints
+	m.state.Reset()
+	for _, ep := range next.Endpoints() {
+		st := ep.State.State
+		for s := gslb.Unknown; s <= gslb.Drained; s++ {
+			v := 0.0
+			if s == st {
+				v = 1
+			}
+			m.state.WithLabelValues(ep.ID, s.String()).Set(v)
+		}
+		prev := before[ep.ID].State
+		if prev == st {
+			continue
+		}
+		m.transitions.WithLabelValues(ep.ID, prev.String(), st.String()).Inc()
+		if prev == gslb.Ready {
+			m.failovers.WithLabelValues(ep.GSLBName).Inc()
+		}
+	}
+}
