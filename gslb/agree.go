@@ -173,6 +173,13 @@ func Agree(in AgreeInput) View {
 			if seen && prev.Reason != "" {
 				es.Reason += "; last: " + prev.Reason
 			}
+		case in.Quorum.Kind == QuorumMajority && nReady*2 == nFresh && seen && prev.State != Unknown && prev.State != Drained:
+			// A tie is no majority either way: one observer's bad network
+			// path must not flip the endpoint while its peers disagree (and,
+			// in a cluster losing members one by one, the tie comes before
+			// isolation is noticed).
+			es.State = prev.State
+			es.Reason = fmt.Sprintf("%d of %d fresh observers ready: a tie keeps %s", nReady, nFresh, prev.State)
 		case in.Quorum.reached(nReady, nFresh):
 			es.State = Ready
 			es.Reason = fmt.Sprintf("ready by %d of %d fresh observers (quorum %s)", nReady, nFresh, in.Quorum)
