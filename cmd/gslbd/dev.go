@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"sort"
 	"sync"
 	"time"
 
@@ -28,6 +27,8 @@ var devCityDB []byte
 // state an operator changes through the dashboard's dev API.
 type devBackends struct {
 	geoDB *geo.Database
+
+	order []string // regions in config order, for the dashboard
 
 	mu       sync.Mutex
 	backends map[string]*devBackend
@@ -53,7 +54,7 @@ func startDevBackends(regions []string) (*devBackends, error) {
 	if err != nil {
 		return nil, fmt.Errorf("embedded dev GeoIP database: %w", err)
 	}
-	d := &devBackends{geoDB: db, backends: make(map[string]*devBackend)}
+	d := &devBackends{geoDB: db, order: regions, backends: make(map[string]*devBackend)}
 	for _, r := range regions {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -150,11 +151,11 @@ func (d *devBackends) SetRegion(region string, alive *bool, lagSeconds *float64)
 func (d *devBackends) Regions() []dashboard.DevRegion {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	out := make([]dashboard.DevRegion, 0, len(d.backends))
-	for _, b := range d.backends {
+	out := make([]dashboard.DevRegion, 0, len(d.order))
+	for _, r := range d.order {
+		b := d.backends[r]
 		out = append(out, dashboard.DevRegion{Region: b.region, Alive: b.alive, LagSeconds: b.lag})
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Region < out[j].Region })
 	return out
 }
 
