@@ -158,6 +158,9 @@ func (h *handler) respond(req *mdns.Msg, src netip.Addr) *mdns.Msg {
 	}
 	ans, err := a.Answer(gslb.Question{Name: q.Name, Type: q.Qtype}, client)
 	h.fill(resp, q, ans, err)
+	if err == nil && ans.Region != "" {
+		h.m.answers.WithLabelValues(ans.GSLBName, ans.Region).Inc()
+	}
 	if ecs != nil {
 		ours.Option = append(ours.Option, ecs.reply(ans.Scope))
 	}

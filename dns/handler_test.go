@@ -605,3 +605,17 @@ type staticAnswerer struct{ a gslb.Answer }
 func (s staticAnswerer) Answer(gslb.Question, gslb.Client) (gslb.Answer, error) { return s.a, nil }
 func (staticAnswerer) NodeName() string                                         { return "" }
 func (staticAnswerer) VersionBind() string                                      { return "" }
+
+func TestHandlerCountsGSLBAnswersByRegion(t *testing.T) {
+	f := &fakeAnswerer{answer: canned(gslb.Answer{Zone: zone, Authoritative: true, GSLBName: "app." + zone, Region: "eu-west",
+		Answer: []gslb.Record{aRec("app."+zone, "198.51.100.10")}}, nil)}
+	h, reg := newTestHandler(loaderOf(f), Options{})
+	for range 3 {
+		if m := exchange(t, h, query("app."+zone, mdns.TypeA), udpWriter()); m == nil || len(m.Answer) != 1 {
+			t.Fatalf("reply = %v", m)
+		}
+	}
+	if n := counterValue(t, reg, "gslbd_dns_gslb_answers_total", "region", "eu-west"); n != 3 {
+		t.Errorf("gslb_answers_total{region=eu-west} = %v, want 3", n)
+	}
+}

@@ -11,6 +11,7 @@ import (
 // Server/handler and registered on the Registerer given in Options.
 type metrics struct {
 	queries   *prometheus.CounterVec // proto, qtype, rcode
+	answers   *prometheus.CounterVec // name, region
 	duration  prometheus.Histogram
 	dropped   *prometheus.CounterVec // reason
 	panics    prometheus.Counter
@@ -30,6 +31,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "gslbd_dns_queries_total",
 			Help: "DNS queries answered, by transport, query type and response code.",
 		}, []string{"proto", "qtype", "rcode"}),
+		answers: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gslbd_dns_gslb_answers_total",
+			Help: "GSLB answers by name and the region of the first endpoint answered.",
+		}, []string{"name", "region"}),
 		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "gslbd_dns_answer_duration_seconds",
 			Help:    "Time from a parsed query to its reply being written.",
@@ -52,6 +57,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		return m
 	}
 	m.queries = register(reg, m.queries)
+	m.answers = register(reg, m.answers)
 	m.duration = register(reg, m.duration)
 	m.dropped = register(reg, m.dropped)
 	m.panics = register(reg, m.panics)

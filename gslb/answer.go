@@ -206,6 +206,7 @@ func (s *Snapshot) answerGSLB(a Answer, g *gname, qt uint16, c Client, l *locate
 		return a, true, d.err
 	}
 	a.Scope = max(a.Scope, d.scope)
+	a.GSLBName, a.Region = g.fqdn, g.eps[chosen[0]].region
 	if e := g.eps[chosen[0]]; e.target != "" {
 		a.Answer = append(a.Answer, Record{Name: g.fqdn, Type: TypeCNAME, TTL: d.ttl, Data: RData{Target: e.target}})
 		return a, qt == TypeCNAME, nil

@@ -164,7 +164,23 @@ func TestTTLCapping(t *testing.T) {
 		if err != nil || len(a.Answer) != 1 || a.Answer[0].TTL != tc.want {
 			t.Errorf("next change %v: %v %v, want TTL %d", tc.next, err, fmtRecs(a.Answer), tc.want)
 		}
+		if a.GSLBName != "app.gslb.test." || a.Region != "eu-west" {
+			t.Errorf("answer names %q region %q, want app.gslb.test. eu-west", a.GSLBName, a.Region)
+		}
 	}
+	a, err := mustSnapshot(t, cfg).Answer(Question{"www.gslb.test.", TypeA}, london)
+	if err != nil || a.GSLBName != "" || a.Region != "" {
+		t.Errorf("static answer: %v name %q region %q, want none", err, a.GSLBName, a.Region)
+	}
+}
+
+func mustSnapshot(t *testing.T, cfg *config.Config) *Snapshot {
+	t.Helper()
+	s, err := NewSnapshot(Options{Config: cfg, View: viewOf(cfg, nil), Now: t0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 func TestWeightedDistribution(t *testing.T) {

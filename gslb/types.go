@@ -241,6 +241,10 @@ type Answer struct {
 	// Scope is the ECS scope prefix length the answer depends on (0 when
 	// it does not depend on the client's location).
 	Scope int
+	// GSLBName and Region name the GSLB name and the region of the first
+	// chosen endpoint when a GSLB name was answered ("" otherwise), for
+	// the answers-by-region metric.
+	GSLBName, Region string
 }
 
 // Sentinel errors mapped to rcodes in exactly one place (dns).
