@@ -122,6 +122,20 @@ func New(o Options) http.Handler {
 	return s.instrument(mux)
 }
 
+// DevAPI serves only the simulated-backend routes (GET /api/v1/dev/regions,
+// POST /api/v1/dev/regions/{region}) for a Dev that runs outside a node:
+// "gslbd simulate" backs the cluster example, where no node owns them.
+func DevAPI(dev Dev, log *zap.Logger) http.Handler {
+	if log == nil {
+		log = zap.NewNop()
+	}
+	s := &server{o: Options{Dev: dev}, log: log}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/v1/dev/regions", s.handleDevList)
+	mux.HandleFunc("POST /api/v1/dev/regions/{region}", s.handleDevSet)
+	return mux
+}
+
 // registerCounter registers c, reusing an identical collector that is
 // already registered (New may be called again with the same registry, e.g.
 // in tests). A nil registerer still returns a usable, unregistered counter.

@@ -47,16 +47,21 @@ type devBackend struct {
 
 var _ dashboard.Dev = (*devBackends)(nil)
 
-// startDevBackends listens on 127.0.0.1:0 for each region; nothing ever
-// targets the answer addresses of the dev config.
-func startDevBackends(regions []string) (*devBackends, error) {
+// startDevBackends listens for each region on its address in addrs
+// (127.0.0.1:0 when absent); nothing ever targets the answer addresses of
+// the dev config.
+func startDevBackends(regions []string, addrs map[string]string) (*devBackends, error) {
 	db, err := geo.OpenDatabase("GeoIP2-City-Test", devCityDB)
 	if err != nil {
 		return nil, fmt.Errorf("embedded dev GeoIP database: %w", err)
 	}
 	d := &devBackends{geoDB: db, order: regions, backends: make(map[string]*devBackend)}
 	for _, r := range regions {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		addr := addrs[r]
+		if addr == "" {
+			addr = "127.0.0.1:0"
+		}
+		ln, err := net.Listen("tcp", addr)
 		if err != nil {
 			d.close()
 			return nil, fmt.Errorf("dev backend for %s: %w", r, err)

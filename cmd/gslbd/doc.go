@@ -13,4 +13,5 @@
 //	gslbd -config /etc/gslbd/gslbd.yaml
 //	gslbd -dev
 //	gslbd check -config FILE
+//	gslbd simulate [-regions r=host:port,...] [-http ADDR]
 package main

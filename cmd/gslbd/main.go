@@ -41,8 +41,13 @@ func main() {
 
 // run is main without os.Exit, so every deferred stop runs.
 func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) > 0 && args[0] == "check" {
-		return runCheck(args[1:], stdout, stderr)
+	if len(args) > 0 {
+		switch args[0] {
+		case "check":
+			return runCheck(args[1:], stdout, stderr)
+		case "simulate":
+			return runSimulate(context.Background(), args[1:], stdout, stderr)
+		}
 	}
 	var f flags
 	fs := flag.NewFlagSet("gslbd", flag.ContinueOnError)

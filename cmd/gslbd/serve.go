@@ -42,7 +42,7 @@ func serve(ctx context.Context, f flags, hup <-chan os.Signal, log *zap.Logger, 
 		for _, r := range base.Regions {
 			regions = append(regions, r.Name)
 		}
-		dev, err := startDevBackends(regions)
+		dev, err := startDevBackends(regions, nil)
 		if err != nil {
 			return err
 		}
