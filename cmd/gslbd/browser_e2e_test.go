@@ -119,15 +119,7 @@ func TestBrowserDashboard(t *testing.T) {
 
 	const euApp = "eu-west@app.gslb.test"
 	regions := []string{"us-east", "eu-west", "ap-southeast"}
-	waitFor(t, "every endpoint ready", 30*time.Second, func() bool {
-		st := n.state()
-		for _, e := range st.Endpoints {
-			if e.State != gslb.Ready {
-				return false
-			}
-		}
-		return len(st.Endpoints) == 6 // 3 regions x 2 names
-	})
+	n.waitDevReady()
 
 	p.do("load the dashboard", chromedp.Navigate("http://"+n.http+"/"))
 	for _, r := range regions {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -31,27 +30,6 @@ func newBackend(t testing.TB) *backend {
 	}))
 	t.Cleanup(b.srv.Close)
 	return b
-}
-
-// freePort finds a port free for both TCP and UDP on 127.0.0.1, for
-// memberlist, whose seeds must be known before the nodes start.
-func freePort(t testing.TB) int {
-	t.Helper()
-	for i := 0; i < 20; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		u, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
-		l.Close()
-		if err == nil {
-			u.Close()
-			return port
-		}
-	}
-	t.Fatal("no free port")
-	return 0
 }
 
 const testKey = "c2VjcmV0LWtleS1mb3ItZ3NsYmQtdGVzdHMtMzItYiE=" // 32 bytes

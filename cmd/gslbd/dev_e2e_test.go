@@ -35,16 +35,7 @@ func TestDevStory(t *testing.T) {
 		t.Fatalf("www.gslb.test: got %v aa=%v", got, r.Authoritative)
 	}
 
-	waitFor(t, "node ready", 30*time.Second, func() bool { code, _ := n.get("/readyz"); return code == 200 })
-	waitFor(t, "every endpoint ready", 30*time.Second, func() bool {
-		st := n.state()
-		for _, e := range st.Endpoints {
-			if e.State != gslb.Ready {
-				return false
-			}
-		}
-		return len(st.Endpoints) == 6 // 3 regions x 2 names
-	})
+	n.waitDevReady()
 
 	for _, c := range []struct {
 		subnet, want string

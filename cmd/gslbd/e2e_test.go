@@ -21,6 +21,7 @@ import (
 	mdns "github.com/miekg/dns"
 
 	"github.com/gslbd/gslbd/dashboard"
+	"github.com/gslbd/gslbd/gslb"
 )
 
 // The end-to-end tests drive the real binary: it is built once per test
@@ -164,6 +165,12 @@ func (n *node) stop() {
 
 // query asks the node over UDP; subnet may be "" or "a.b.c.d/len".
 func (n *node) query(name string, qtype uint16, subnet string) (*mdns.Msg, error) {
+	return exchangeECS(n.udp, name, qtype, subnet, 2*time.Second)
+}
+
+// exchangeECS sends one UDP query with EDNS0 and, when subnet is not "",
+// an ECS option for it.
+func exchangeECS(addr, name string, qtype uint16, subnet string, timeout time.Duration) (*mdns.Msg, error) {
 	m := new(mdns.Msg)
 	m.SetQuestion(mdns.Fqdn(name), qtype)
 	m.SetEdns0(1232, false)
@@ -179,12 +186,28 @@ func (n *node) query(name string, qtype uint16, subnet string) (*mdns.Msg, error
 		}
 		m.IsEdns0().Option = append(m.IsEdns0().Option, e)
 	}
-	c := &mdns.Client{Net: "udp", Timeout: 2 * time.Second}
-	r, _, err := c.Exchange(m, n.udp)
+	c := &mdns.Client{Net: "udp", Timeout: timeout}
+	r, _, err := c.Exchange(m, addr)
 	return r, err
 }
 
-// answerA returns the A/AAAA addresses of a reply, in order.
+// waitDevReady waits until a -dev node is ready and all six endpoints of
+// its two GSLB names are agreed ready.
+func (n *node) waitDevReady() {
+	n.t.Helper()
+	waitFor(n.t, "node ready", 30*time.Second, func() bool { code, _ := n.get("/readyz"); return code == 200 })
+	waitFor(n.t, "every endpoint ready", 30*time.Second, func() bool {
+		st := n.state()
+		for _, e := range st.Endpoints {
+			if e.State != gslb.Ready {
+				return false
+			}
+		}
+		return len(st.Endpoints) == 6 // 3 regions x 2 names
+	})
+}
+
+// answerAddrs returns the A/AAAA addresses of a reply, in order.
 func answerAddrs(r *mdns.Msg) []string {
 	var out []string
 	for _, rr := range r.Answer {
@@ -299,4 +322,25 @@ func equalAddrs(got []string, want ...string) bool {
 		}
 	}
 	return true
+}
+
+// freePort finds a port free for both TCP and UDP on 127.0.0.1, for
+// memberlist, whose seeds must be known before the nodes start.
+func freePort(t testing.TB) int {
+	t.Helper()
+	for i := 0; i < 20; i++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		u, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
+		l.Close()
+		if err == nil {
+			u.Close()
+			return port
+		}
+	}
+	t.Fatal("no free port")
+	return 0
 }

@@ -14,8 +14,6 @@ import (
 	"time"
 
 	mdns "github.com/miekg/dns"
-
-	"github.com/gslbd/gslbd/gslb"
 )
 
 // unboundPath is where Debian's `unbound` package installs the daemon.
@@ -39,16 +37,7 @@ func TestUnboundDelegation(t *testing.T) {
 
 	n := startNode(t, "-dev")
 	start := time.Now()
-	waitFor(t, "node ready", 30*time.Second, func() bool { code, _ := n.get("/readyz"); return code == 200 })
-	waitFor(t, "every endpoint ready", 30*time.Second, func() bool {
-		st := n.state()
-		for _, e := range st.Endpoints {
-			if e.State != gslb.Ready {
-				return false
-			}
-		}
-		return len(st.Endpoints) == 6 // 3 regions x 2 names
-	})
+	n.waitDevReady()
 	t.Logf("gslbd -dev: every endpoint ready after %v", time.Since(start))
 
 	ub := startUnbound(t, n.udp)
@@ -142,7 +131,7 @@ func startUnbound(t *testing.T, gslbdUDP string) *unbound {
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
 		dir := t.TempDir()
-		port := freeDNSPort(t)
+		port := freePort(t)
 		conf := filepath.Join(dir, "unbound.conf")
 		if err := os.WriteFile(conf, []byte(unboundConfig(dir, port, host, gport)), 0o644); err != nil {
 			t.Fatal(err)
@@ -270,26 +259,9 @@ func (ub *unbound) stop(t *testing.T) {
 	}
 }
 
-// query asks Unbound over UDP with RD set; subnet may be "" or "a.b.c.d/len".
+// query asks Unbound over UDP (RD set); subnet may be "" or "a.b.c.d/len".
 func (ub *unbound) query(name string, qtype uint16, subnet string) (*mdns.Msg, error) {
-	m := new(mdns.Msg)
-	m.SetQuestion(mdns.Fqdn(name), qtype) // sets RD
-	m.SetEdns0(1232, false)
-	if subnet != "" {
-		_, ipnet, err := net.ParseCIDR(subnet)
-		if err != nil {
-			return nil, err
-		}
-		bits, _ := ipnet.Mask.Size()
-		e := &mdns.EDNS0_SUBNET{Code: mdns.EDNS0SUBNET, Family: 1, SourceNetmask: uint8(bits), Address: ipnet.IP}
-		if ipnet.IP.To4() == nil {
-			e.Family = 2
-		}
-		m.IsEdns0().Option = append(m.IsEdns0().Option, e)
-	}
-	c := &mdns.Client{Net: "udp", Timeout: 5 * time.Second}
-	r, _, err := c.Exchange(m, ub.addr)
-	return r, err
+	return exchangeECS(ub.addr, name, qtype, subnet, 5*time.Second)
 }
 
 func (ub *unbound) mustQuery(t *testing.T, name string, qtype uint16, subnet string) *mdns.Msg {
@@ -299,27 +271,6 @@ func (ub *unbound) mustQuery(t *testing.T, name string, qtype uint16, subnet str
 		t.Fatalf("%s %s from %q via unbound: %v", name, mdns.TypeToString[qtype], subnet, err)
 	}
 	return r
-}
-
-// freeDNSPort finds a port free for both UDP and TCP on 127.0.0.1, since
-// Unbound listens on both and must be told its port in its config.
-func freeDNSPort(t *testing.T) int {
-	t.Helper()
-	for i := 0; i < 20; i++ {
-		u, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := u.LocalAddr().(*net.UDPAddr).Port
-		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-		u.Close()
-		if err == nil {
-			l.Close()
-			return port
-		}
-	}
-	t.Fatal("no port free for both UDP and TCP on 127.0.0.1")
-	return 0
 }
 
 // gslbdQueries sums gslbd_dns_queries_total over all its labels from
