@@ -35,6 +35,7 @@ func newBackend(t testing.TB) *backend {
 const testKey = "c2VjcmV0LWtleS1mb3ItZ3NsYmQtdGVzdHMtMzItYiE=" // 32 bytes
 
 func clusterConfig(name string, bind int, seeds []int, b1, b2 *backend) string {
+	expect := len(seeds) + 1
 	var s []string
 	for _, p := range seeds {
 		s = append(s, fmt.Sprintf("127.0.0.1:%d", p))
@@ -58,9 +59,9 @@ zones:
 cluster:
   bind: 127.0.0.1:%d
   seeds: [%s]
-  expect: 3
+  expect: %d
   keys: [%s]
-`, name, b1.srv.URL, b2.srv.URL, bind, strings.Join(s, ", "), testKey)
+`, name, b1.srv.URL, b2.srv.URL, bind, strings.Join(s, ", "), expect, testKey)
 }
 
 // TestThreeProcessCluster runs three gslbd processes gossiping on loopback:
@@ -71,10 +72,42 @@ func TestThreeProcessCluster(t *testing.T) {
 		t.Skip("end-to-end: skipped with -short")
 	}
 	b1, b2 := newBackend(t), newBackend(t)
+	nodes := startCluster(t, 3, b1, b2)
+	_, body := nodes[0].get("/api/v1/state")
+	for _, name := range []string{"n1", "n2", "n3"} {
+		if !strings.Contains(body, `"`+name+`"`) {
+			t.Errorf("state of n1 does not mention member %s: %s", name, body)
+		}
+	}
+	took := failoverRound(t, nodes, b1)
+	t.Logf("convergence: %v from r1's death until the last of 3 nodes stopped answering it (interval 1s, fall 2)", took)
+}
+
+// BenchmarkFailoverConvergence5Processes measures, with five gslbd
+// processes on loopback (interval 1s, fall 2), the time from an endpoint's
+// death until no node answers it. Target: under 2 s.
+func BenchmarkFailoverConvergence5Processes(b *testing.B) {
+	b1, b2 := newBackend(b), newBackend(b)
+	nodes := startCluster(b, 5, b1, b2)
+	var total time.Duration
+	b.ResetTimer()
+	for range b.N {
+		total += failoverRound(b, nodes, b1)
+	}
+	b.ReportMetric(float64(total.Milliseconds())/float64(b.N), "ms-to-converge/op")
+}
+
+// startCluster starts n gslbd processes that seed each other, and waits
+// until every one is ready and answers r1.
+func startCluster(t testing.TB, n int, b1, b2 *backend) []*node {
+	t.Helper()
 	dir := t.TempDir()
-	ports := []int{freePort(t), freePort(t), freePort(t)}
+	ports := make([]int, n)
+	for i := range ports {
+		ports[i] = freePort(t)
+	}
 	var nodes []*node
-	for i := range 3 {
+	for i := range n {
 		var seeds []int
 		for j, p := range ports {
 			if j != i {
@@ -87,30 +120,31 @@ func TestThreeProcessCluster(t *testing.T) {
 		}
 		nodes = append(nodes, startNode(t, "-config", path))
 	}
-	for _, n := range nodes {
-		waitFor(t, "node ready and joined", 30*time.Second, func() bool { code, _ := n.get("/readyz"); return code == 200 })
-		waitFor(t, "r1 answered", 30*time.Second, func() bool { return equalAddrs(n.answersFor("app.gslb.test", ""), "192.0.2.1") })
+	for _, nd := range nodes {
+		waitFor(t, "node ready and joined", 30*time.Second, func() bool { code, _ := nd.get("/readyz"); return code == 200 })
+		waitFor(t, "r1 answered", 30*time.Second, func() bool { return equalAddrs(nd.answersFor("app.gslb.test", ""), "192.0.2.1") })
 	}
-	_, body := nodes[0].get("/api/v1/state")
-	for _, name := range []string{"n1", "n2", "n3"} {
-		if !strings.Contains(body, `"`+name+`"`) {
-			t.Errorf("state of n1 does not mention member %s: %s", name, body)
-		}
-	}
+	return nodes
+}
 
+// failoverRound kills r1's backend, waits until every node answers r2,
+// then revives it and waits until every node is back on r1. It returns
+// the time from the death until the last node stopped answering r1.
+func failoverRound(t testing.TB, nodes []*node, b1 *backend) time.Duration {
+	t.Helper()
 	b1.alive.Store(false)
 	died := time.Now()
-	for _, n := range nodes {
+	for _, nd := range nodes {
 		waitFor(t, "every node to fail over to r2", 30*time.Second, func() bool {
-			return equalAddrs(n.answersFor("app.gslb.test", ""), "192.0.2.2")
+			return equalAddrs(nd.answersFor("app.gslb.test", ""), "192.0.2.2")
 		})
 	}
-	t.Logf("convergence: %v from r1's death until the last of 3 nodes stopped answering it (interval 1s, fall 2)", time.Since(died))
-
+	took := time.Since(died)
 	b1.alive.Store(true)
-	for _, n := range nodes {
+	for _, nd := range nodes {
 		waitFor(t, "every node back on r1", 30*time.Second, func() bool {
-			return equalAddrs(n.answersFor("app.gslb.test", ""), "192.0.2.1")
+			return equalAddrs(nd.answersFor("app.gslb.test", ""), "192.0.2.1")
 		})
 	}
+	return took
 }

@@ -90,3 +90,23 @@ func TestPortInUseIsAClearStartupError(t *testing.T) {
 		t.Errorf("startup error does not name the busy address %s:\n%s", addr, out)
 	}
 }
+
+func TestCorruptGeoIPDatabaseNamesTheFile(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "broken.mmdb")
+	if err := os.WriteFile(db, []byte("this is not an mmdb file at all"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "gslbd.yaml")
+	cfg := "geoip: {databases: [" + db + "]}\nregions: [{name: r1, latitude: 1, longitude: 2, continent: EU}]\nzones:\n  - apex: gslb.test.\n    nameservers: [{name: ns1.gslb.test., addresses: [127.0.0.1]}]\n"
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	if code := run([]string{"check", "-config", path}, &out, &errb); code != 1 {
+		t.Fatalf("exit %d, want 1 (%s)", code, out.String())
+	}
+	if !strings.Contains(errb.String(), db) {
+		t.Errorf("error does not name the database file: %s", errb.String())
+	}
+}
