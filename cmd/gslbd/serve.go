@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"os"
 	"slices"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -91,12 +90,19 @@ func serve(ctx context.Context, f flags, hup <-chan os.Signal, log *zap.Logger, 
 	if err := dnsSrv.Listen(); err != nil {
 		return err
 	}
+	serving := false
+	defer func() {
+		if !serving { // Serve owns the sockets once it runs
+			_ = dnsSrv.Close()
+		}
+	}()
 	var httpLn net.Listener
 	if cfg.Listen.HTTP != "" {
 		httpLn, err = net.Listen("tcp", cfg.Listen.HTTP)
 		if err != nil {
 			return fmt.Errorf("http listener %s: %w", cfg.Listen.HTTP, err)
 		}
+		defer httpLn.Close()
 	}
 
 	views := make(chan gslb.View, 1)
@@ -191,6 +197,7 @@ func serve(ctx context.Context, f flags, hup <-chan os.Signal, log *zap.Logger, 
 		printDevHelp(stdout, dnsSrv, httpLn, devToken)
 	}
 
+	serving = true
 	bg, cancelBG := context.WithCancel(context.Background())
 	defer cancelBG()
 	g, gctx := errgroup.WithContext(bg)
@@ -319,5 +326,3 @@ func listenChanged(old, cur *config.Config) []string {
 	}
 	return out
 }
-
-var _ = strings.TrimSpace
