@@ -114,9 +114,12 @@ type Record struct {
 	Name string `yaml:"name"`
 	// Type is one of A AAAA CNAME TXT MX SRV CAA NS (upper-cased by Parse).
 	// NS records are for delegations below the apex; the apex NS set comes
-	// from Zone.Nameservers. A CNAME must be alone at its name.
+	// from Zone.Nameservers. Below a delegation only A/AAAA (glue) records
+	// are allowed, since queries there get a referral. A CNAME must be
+	// alone at its name.
 	Type string `yaml:"type"`
-	// TTL defaults to the zone TTL.
+	// TTL defaults to the zone TTL. All records of one name and type (an
+	// RRset) must have the same TTL (RFC 2181 5.2).
 	TTL Duration `yaml:"ttl"`
 	// Value in zone-file RDATA form: "192.0.2.1", "10 mail.example.com.",
 	// "0 5 443 host.", `0 issue "ca.example"`. TXT takes one or more
@@ -143,7 +146,8 @@ type RData struct {
 }
 
 // Name is a GSLB name: a DNS name answered from ready endpoints by policy.
-// No static record may share its name.
+// No static record may share its name, and it must not be below a
+// delegation.
 type Name struct {
 	Name string `yaml:"name"`
 	// Policy is all, nearest, failover, weighted or geomap. Default nearest,

@@ -452,6 +452,10 @@ func (k *checker) zone(zp string, z *Zone) {
 	// Static records.
 	type recKey struct{ name, typ, value string }
 	recSeen := map[recKey]int{}
+	// rrsets remembers the first record of each name and type, whose TTL
+	// the others must share (RFC 2181 5.2).
+	type setKey struct{ name, typ string }
+	rrsets := map[setKey]int{}
 	for i := range z.Records {
 		r := &z.Records[i]
 		path := fmt.Sprintf("%s.records[%d]", zp, i)
@@ -497,8 +501,42 @@ func (k *checker) zone(zp string, z *Zone) {
 			continue
 		}
 		recSeen[key] = i
+		sk := setKey{r.Name, r.Type}
+		if j, ok := rrsets[sk]; !ok {
+			rrsets[sk] = i
+		} else if first := z.Records[j]; first.TTL != r.TTL {
+			k.p.add(path+".ttl", "TTL %s differs from %s in %s.records[%d]; all %s records of %s must share one TTL (RFC 2181 5.2)",
+				r.TTL, first.TTL, zp, j, r.Type, r.Name)
+		}
 		add(r.Name, r.Type, path)
 	}
+	// Data below a delegation is never answered: queries there get a
+	// referral. Only addresses (glue for the child's nameservers) belong
+	// there.
+	var cuts []string
+	for _, r := range z.Records {
+		if r.Type == "NS" && r.Name != z.Apex && inZone(r.Name, z.Apex) && !slices.Contains(cuts, r.Name) {
+			cuts = append(cuts, r.Name)
+		}
+	}
+	below := func(name string) string {
+		for _, c := range cuts {
+			if name != c && strings.HasSuffix(name, "."+c) {
+				return c
+			}
+		}
+		return ""
+	}
+	for i, r := range z.Records {
+		if r.Type == "A" || r.Type == "AAAA" || !slices.Contains(recordTypes, r.Type) || checkName(r.Name) != nil {
+			continue
+		}
+		if c := below(r.Name); c != "" {
+			k.p.add(fmt.Sprintf("%s.records[%d].name", zp, i),
+				"%s is below the delegation to %s, so it would never be answered (only glue A/AAAA records belong there)", r.Name, c)
+		}
+	}
+
 	// CNAME must be alone at its name (RFC 1034 3.6.2).
 	for i := range z.Records {
 		r := &z.Records[i]
@@ -539,6 +577,8 @@ func (k *checker) zone(zp string, z *Zone) {
 				gslb[n.Name] = ni
 				if o := names[n.Name]; o != nil {
 					k.p.add(path+".name", "%s is also static data at %s; a GSLB name must be alone at its name", n.Name, o.path)
+				} else if c := below(n.Name); c != "" {
+					k.p.add(path+".name", "%s is below the delegation to %s, so it would never be answered", n.Name, c)
 				}
 			}
 		}
@@ -798,11 +838,16 @@ func (k *checker) httpURL(path, v string) (scheme string, ok bool) {
 func (k *checker) probe(path string, pr *Probe) {
 	h := k.c.Health
 	pr.Type = lower(pr.Type)
+	urlChecked := false
 	if pr.Type == "" {
 		switch {
 		case pr.URL != "":
-			if u, err := url.Parse(pr.URL); err == nil {
-				pr.Type = u.Scheme
+			// The type comes from the scheme, so a URL without one (or one
+			// that does not parse) must be reported here: left typeless,
+			// the probe would otherwise pass validation unchecked.
+			urlChecked = true
+			if scheme, ok := k.httpURL(path+".url", pr.URL); ok {
+				pr.Type = scheme
 			}
 		case pr.Address != "":
 			pr.Type = "tcp"
@@ -814,8 +859,10 @@ func (k *checker) probe(path string, pr *Probe) {
 	case "http", "https":
 		if pr.URL == "" {
 			k.p.add(path+".url", "url is required for %s probes", pr.Type)
-		} else if scheme, ok := k.httpURL(path+".url", pr.URL); ok && scheme != pr.Type {
-			k.p.add(path+".url", "url scheme %s does not match type %s", scheme, pr.Type)
+		} else if !urlChecked { // a type taken from the URL matches it
+			if scheme, ok := k.httpURL(path+".url", pr.URL); ok && scheme != pr.Type {
+				k.p.add(path+".url", "url scheme %s does not match type %s", scheme, pr.Type)
+			}
 		}
 		if pr.Address != "" {
 			k.p.add(path+".address", "address is only for tcp probes")
