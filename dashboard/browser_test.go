@@ -4,8 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"os"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -193,5 +196,111 @@ func TestBrowserDevPanelHidden(t *testing.T) {
 	}
 	if !hidden {
 		t.Error("the -dev panel is visible without Dev")
+	}
+}
+
+// TestBrowserNeverInjectsHTML feeds the page reasons, node names and
+// events holding markup, as a probe error or a peer's gossip could, and
+// checks that the page shows them as text and runs none of it.
+func TestBrowserNeverInjectsHTML(t *testing.T) {
+	browser, _ := dashboardtest.NewBrowser(t)
+	const (
+		evil     = `<img src=x onerror="window.__xss=1"><b id=injected>bold</b>`
+		evilNode = `<svg onload="window.__xss=2">`
+	)
+	view := testView(gslb.Ready)
+	view.Members = append(view.Members, gslb.Member{Name: evilNode, Addr: `"><script>window.__xss=3</script>`, Alive: true})
+	for id, es := range view.Endpoints {
+		es.Reason = evil
+		o := es.Observers["node-a"]
+		o.Reason = evil
+		o.Node = evilNode
+		es.Observers = map[string]gslb.Observation{evilNode: o}
+		view.Endpoints[id] = es
+	}
+	store := testStore(t)
+	// A second View changes eu-west's state, so the events list shows a
+	// reason with markup too.
+	down := view
+	down.Endpoints = map[string]gslb.EndpointState{}
+	for id, es := range view.Endpoints {
+		if id == idEU {
+			es.State = gslb.Down
+		}
+		down.Endpoints[id] = es
+	}
+	store.Swap(store.Load().WithView(view, testNow.Add(time.Second)).WithView(down, testNow.Add(2*time.Second)))
+	srv := httptest.NewServer(New(Options{Source: store}))
+	t.Cleanup(srv.Close)
+
+	ctx, cancel := context.WithTimeout(browser, 60*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(srv.URL+"/"),
+		waitText(rowSel(idEU, ".state"), "down"),
+		waitContains(rowSel(idEU, ".reason"), evil),
+		waitContains(rowSel(idEU, ".observations"), evilNode),
+		waitContains("#members", evilNode),
+		waitContains("#events", evil),
+	); err != nil {
+		t.Fatal(err)
+	}
+	injected, err := chromedp.Run(ctx, chromedp.Evaluate[string](
+		`JSON.stringify({xss: window.__xss || 0, img: document.querySelectorAll("main img, header img").length,
+		  svg: document.querySelectorAll("svg:not(#map)").length, b: !!document.getElementById("injected"),
+		  script: document.querySelectorAll("script").length})`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"xss":0,"img":0,"svg":0,"b":false,"script":1}`; injected != want {
+		t.Errorf("markup from the API reached the DOM: %s, want %s", injected, want)
+	}
+}
+
+// TestBrowserStalledServerShowsLost: a node that accepts the connection but
+// never answers must not leave the page claiming to be live; the request
+// times out, the page says so, and it recovers once answers come back.
+func TestBrowserStalledServerShowsLost(t *testing.T) {
+	browser, _ := dashboardtest.NewBrowser(t)
+	var stalled atomic.Bool
+	release := make(chan struct{})
+	h := New(Options{Source: testStore(t)})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if stalled.Load() && r.URL.Path == "/api/v1/state" {
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+			return
+		}
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	var once sync.Once
+	unblock := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(unblock)
+
+	ctx, cancel := context.WithTimeout(browser, 60*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(srv.URL+"/"),
+		waitContains("#conn", "live"),
+	); err != nil {
+		t.Fatal(err)
+	}
+	stalled.Store(true)
+	if err := chromedp.Do(ctx,
+		waitContains("#conn", "connection lost"),
+		chromedp.Poll[chromedp.Void](`document.body.classList.contains("stale")`, chromedp.WithPollingTimeout(20*time.Second)),
+	); err != nil {
+		t.Fatalf("a stalled server never showed as lost: %v", err)
+	}
+	stalled.Store(false)
+	unblock()
+	if err := chromedp.Do(ctx,
+		waitContains("#conn", "live"),
+		chromedp.Poll[chromedp.Void](`!document.body.classList.contains("stale")`, chromedp.WithPollingTimeout(20*time.Second)),
+	); err != nil {
+		t.Fatalf("the page did not recover: %v", err)
 	}
 }

@@ -86,13 +86,18 @@ type server struct {
 	log      *zap.Logger
 	requests *prometheus.CounterVec
 	index    []byte
+	// csrf refuses state-changing requests that a browser sends on
+	// behalf of another site (Sec-Fetch-Site/Origin): the -dev routes take
+	// no token, and a simple cross-site form POST needs no preflight.
+	// Requests without those headers (curl, scripts) pass.
+	csrf *http.CrossOriginProtection
 }
 
 // New returns the HTTP handler serving the dashboard page, the health
 // endpoints, /metrics and the JSON API. See the package documentation for
 // the routes.
 func New(o Options) http.Handler {
-	s := &server{o: o, log: o.Logger}
+	s := &server{o: o, log: o.Logger, csrf: http.NewCrossOriginProtection()}
 	if s.log == nil {
 		s.log = zap.NewNop()
 	}
@@ -129,11 +134,23 @@ func DevAPI(dev Dev, log *zap.Logger) http.Handler {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	s := &server{o: Options{Dev: dev}, log: log}
+	s := &server{o: Options{Dev: dev}, log: log, csrf: http.NewCrossOriginProtection()}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/v1/dev/regions", s.handleDevList)
 	mux.HandleFunc("POST /api/v1/dev/regions/{region}", s.handleDevSet)
-	return mux
+	return s.crossOrigin(mux)
+}
+
+// crossOrigin answers 403 to a cross-site browser request that could
+// change state, before it reaches h.
+func (s *server) crossOrigin(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := s.csrf.Check(r); err != nil {
+			writeError(w, http.StatusForbidden, "cross-origin request refused: use the dashboard served by this node, or a client that is not a browser")
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // registerCounter registers c, reusing an identical collector that is
@@ -179,9 +196,11 @@ func (r *statusRecorder) Write(b []byte) (int, error) {
 func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 // instrument counts requests by route pattern (never the raw path, which
-// would let clients create unbounded label values), sets defensive headers
-// and turns a handler panic into a 500 instead of a dropped connection.
+// would let clients create unbounded label values), sets defensive headers,
+// refuses cross-site state changes and turns a handler panic into a 500
+// instead of a dropped connection.
 func (s *server) instrument(mux *http.ServeMux) http.Handler {
+	next := s.crossOrigin(mux)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("X-Content-Type-Options", "nosniff")
@@ -208,7 +227,7 @@ func (s *server) instrument(mux *http.ServeMux) http.Handler {
 			}
 			s.requests.WithLabelValues(pattern, strconv.Itoa(code)).Inc()
 		}()
-		mux.ServeHTTP(rec, r)
+		next.ServeHTTP(rec, r)
 	})
 }
 

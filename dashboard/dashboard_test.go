@@ -546,3 +546,53 @@ func TestParsers(t *testing.T) {
 		}
 	}
 }
+
+// TestCrossSiteRequestsRefused: the -dev routes take no token, so a page on
+// another site must not be able to steer them with a "simple" form POST
+// (no preflight); nor may it drain. Non-browser clients (no Origin or
+// Sec-Fetch-Site header) and the page itself are unaffected.
+func TestCrossSiteRequestsRefused(t *testing.T) {
+	dev := newFakeDev()
+	drain := &fakeDrain{}
+	srv := newServer(t, Options{Source: testStore(t), Dev: dev, Token: func() string { return testToken }, Drain: drain.Drain})
+	crossSite := map[string]string{"Origin": "http://evil.example", "Sec-Fetch-Site": "cross-site", "Content-Type": "text/plain"}
+	originOnly := map[string]string{"Origin": "http://evil.example", "Content-Type": "text/plain"}
+
+	for _, hdr := range []map[string]string{crossSite, originOnly} {
+		r := do(t, srv, "POST", "/api/v1/dev/regions/eu-west", `{"alive": false}`, hdr)
+		if r.code != 403 {
+			t.Errorf("cross-site dev POST %v: %d, want 403: %s", hdr, r.code, r.body)
+		}
+		errorOf(t, r)
+		withToken := map[string]string{"Authorization": "Bearer " + testToken}
+		for k, v := range hdr {
+			withToken[k] = v
+		}
+		if r := do(t, srv, "POST", "/api/v1/endpoints/"+idEU+"/drain", "", withToken); r.code != 403 {
+			t.Errorf("cross-site drain %v: %d, want 403", hdr, r.code)
+		}
+	}
+	if !dev.Region("eu-west").Alive || len(drain.Calls()) != 0 {
+		t.Fatalf("a cross-site request got through: %+v %+v", dev.Region("eu-west"), drain.Calls())
+	}
+	// Reading stays open to any origin's navigation, and same-origin or
+	// non-browser POSTs work.
+	if r := do(t, srv, "GET", "/api/v1/state", "", crossSite); r.code != 200 {
+		t.Errorf("cross-site GET state: %d", r.code)
+	}
+	if r := do(t, srv, "POST", "/api/v1/dev/regions/eu-west", `{"alive": false}`, map[string]string{"Sec-Fetch-Site": "same-origin"}); r.code != 200 {
+		t.Errorf("same-origin dev POST: %d %s", r.code, r.body)
+	}
+	if r := do(t, srv, "POST", "/api/v1/dev/regions/eu-west", `{"alive": true}`, nil); r.code != 200 {
+		t.Errorf("curl-style dev POST: %d %s", r.code, r.body)
+	}
+	// The standalone dev API of "gslbd simulate" is protected the same way.
+	sim := httptest.NewServer(DevAPI(dev, nil))
+	t.Cleanup(sim.Close)
+	if r := do(t, sim, "POST", "/api/v1/dev/regions/eu-west", `{"alive": false}`, crossSite); r.code != 403 {
+		t.Errorf("cross-site POST to DevAPI: %d, want 403", r.code)
+	}
+	if !dev.Region("eu-west").Alive {
+		t.Error("DevAPI let a cross-site request through")
+	}
+}

@@ -3,7 +3,8 @@
 //
 // Routes (the JSON shapes are the stable, documented API):
 //
-//	GET  /                                the dashboard (static/index.html, embedded; polls the API every second)
+//	GET  /                                the dashboard (static/index.html, embedded; polls the API every second,
+//	                                      each request with a deadline so a stalled node shows as lost)
 //	GET  /livez                           200 "ok" once a Snapshot is loaded, else 503
 //	GET  /readyz                          200 "ready", or 503 with one unmet gate per line
 //	GET  /metrics                         Prometheus text format (404 when Options.Gatherer is nil)
@@ -20,8 +21,11 @@
 // for an unknown endpoint ID. The token is compared in constant time. The
 // -dev routes deliberately need no token: they exist only with -dev, whose
 // HTTP listener is on loopback, and they only steer the in-process
-// simulated backends, so a plain curl from the README works. Errors are
-// JSON objects {"error": "..."}.
+// simulated backends, so a plain curl from the README works. Every
+// state-changing request that a browser marks as cross-site (Sec-Fetch-Site,
+// or an Origin that is not the Host) is refused with 403, so a page on
+// another site cannot drive them; clients that send neither header are
+// unaffected. Errors are JSON objects {"error": "..."}.
 //
 // The package owns no state of its own besides the request counter
 // gslbd_http_requests_total{path,code} (path is the route pattern, never
