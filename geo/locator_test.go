@@ -223,18 +223,39 @@ func TestCentroidTables(t *testing.T) {
 			t.Errorf("ContinentCentroid(%q) not ok", c)
 		}
 	}
-	// Sanity: a few centroids sit in the right part of the world.
+	// Spot check: the centroids of 15 well-known countries lie in a box
+	// that is all land of that country (so a point off the coast, or one
+	// with a swapped sign, fails), e.g. NZ's must not be in Cook Strait.
+	type box struct{ latMin, latMax, lonMin, lonMax float64 }
 	for _, tc := range []struct {
-		cc             string
-		latMin, latMax float64
-		lonMin, lonMax float64
+		cc   string
+		land []box
 	}{
-		{"GB", 50, 59, -8, 2}, {"US", 25, 49, -125, -67}, {"AU", -39, -11, 113, 154},
-		{"BR", -33, 5, -74, -35}, {"JP", 30, 45, 129, 146}, {"ZA", -35, -22, 16, 33},
+		{"US", []box{{33, 41, -110, -85}}},
+		{"GB", []box{{55.1, 55.9, -4.0, -2.6}, {51.5, 54, -2.5, 0}}},
+		{"DE", []box{{49, 53, 8, 13}}},
+		{"FR", []box{{44, 48, 0, 5}}},
+		{"JP", []box{{35.5, 37, 137.5, 139.5}}},
+		{"CN", []box{{30, 40, 95, 110}}},
+		{"IN", []box{{18, 25, 75, 82}}},
+		{"BR", []box{{-20, -5, -55, -45}}},
+		{"AU", []box{{-30, -20, 125, 145}}},
+		{"ZA", []box{{-32, -27, 20, 26}}},
+		{"CA", []box{{50, 60, -115, -100}}},
+		{"RU", []box{{57, 65, 60, 120}}},
+		{"SG", []box{{1.30, 1.42, 103.70, 103.95}}},
+		{"IE", []box{{52.5, 54, -9, -7}}},
+		{"NZ", []box{{-39.5, -38, 175, 176.5}, {-42.8, -41.5, 172.2, 172.9}}},
 	} {
 		lat, lon, _, _ := CountryCentroid(tc.cc)
-		if lat < tc.latMin || lat > tc.latMax || lon < tc.lonMin || lon > tc.lonMax {
-			t.Errorf("%s centroid %g,%g outside its bounding box", tc.cc, lat, lon)
+		inside := false
+		for _, b := range tc.land {
+			if lat >= b.latMin && lat <= b.latMax && lon >= b.lonMin && lon <= b.lonMax {
+				inside = true
+			}
+		}
+		if !inside {
+			t.Errorf("%s centroid %g,%g is not on its land (boxes %v)", tc.cc, lat, lon, tc.land)
 		}
 	}
 }
