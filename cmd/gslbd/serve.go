@@ -172,7 +172,9 @@ func serve(ctx context.Context, f flags, hup <-chan os.Signal, log *zap.Logger, 
 		Logger:     log.Named("http"),
 		Registerer: reg,
 	})
-	httpSrv := &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second}
+	// Slow or idle clients must not hold the operators' endpoint hostage.
+	httpSrv := &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout: 15 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
 
 	pub := &publisher{
 		store: store, views: views, hup: hup, src: src, log: log.Named("publisher"), m: m,

@@ -96,7 +96,7 @@ func buildLocator(cfg *config.Config, extra *geo.Database) (*geo.Locator, error)
 // adminToken returns the configured admin token, reading token_file when set.
 func adminToken(cfg *config.Config) (string, error) {
 	if cfg.Admin.TokenFile == "" {
-		return cfg.Admin.Token, nil
+		return strings.TrimSpace(cfg.Admin.Token), nil
 	}
 	b, err := os.ReadFile(cfg.Admin.TokenFile)
 	if err != nil {
