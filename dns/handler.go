@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"sync"
 	"time"
 
 	mdns "github.com/miekg/dns"
@@ -217,7 +218,9 @@ func (h *handler) write(w mdns.ResponseWriter, req, resp *mdns.Msg, proto string
 	if resp.Truncated && proto == protoUDP {
 		h.m.truncated.Inc()
 	}
-	buf, err := resp.Pack()
+	pb := packBufs.Get().(*[]byte)
+	defer putPackBuf(pb)
+	buf, err := resp.PackBuffer(*pb)
 	if err != nil {
 		h.log.Warn("dns reply cannot be packed", zap.Error(err))
 		resp = reply(req, mdns.RcodeServerFailure)
@@ -231,6 +234,24 @@ func (h *handler) write(w mdns.ResponseWriter, req, resp *mdns.Msg, proto string
 	}
 	h.m.queries.WithLabelValues(proto, qtypeLabel(req), rcodeLabel(resp.Rcode)).Inc()
 	h.m.duration.Observe(time.Since(start).Seconds())
+}
+
+// packBufs holds reply buffers: writers (miekg's UDP and TCP ones) do
+// not keep the slice after Write returns, so one buffer serves query
+// after query instead of one allocation per reply.
+var packBufs = sync.Pool{New: func() any {
+	b := make([]byte, packBufSize)
+	return &b
+}}
+
+// packBufSize fits any UDP reply we send (UDPSize is at most 4096 in
+// practice); larger TCP replies get a buffer of their own.
+const packBufSize = 4096
+
+func putPackBuf(b *[]byte) {
+	if cap(*b) == packBufSize {
+		packBufs.Put(b)
+	}
 }
 
 // udpLimit is the largest UDP reply the client accepts: 512 without EDNS,

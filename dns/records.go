@@ -2,7 +2,6 @@ package dns
 
 import (
 	"fmt"
-	"net"
 
 	mdns "github.com/miekg/dns"
 
@@ -31,14 +30,16 @@ func toRR(r gslb.Record) (mdns.RR, error) {
 		if !d.Addr.Is4() {
 			return nil, fmt.Errorf("dns: A record %s with address %v", r.Name, d.Addr)
 		}
-		b := d.Addr.As4()
-		return &mdns.A{Hdr: hdr, A: net.IP(b[:])}, nil
+		r := &aRR{ip: d.Addr.As4()}
+		r.rr = mdns.A{Hdr: hdr, A: r.ip[:]}
+		return &r.rr, nil
 	case gslb.TypeAAAA:
 		if !d.Addr.Is6() {
 			return nil, fmt.Errorf("dns: AAAA record %s with address %v", r.Name, d.Addr)
 		}
-		b := d.Addr.As16()
-		return &mdns.AAAA{Hdr: hdr, AAAA: net.IP(b[:])}, nil
+		r := &aaaaRR{ip: d.Addr.As16()}
+		r.rr = mdns.AAAA{Hdr: hdr, AAAA: r.ip[:]}
+		return &r.rr, nil
 	case gslb.TypeCNAME:
 		return &mdns.CNAME{Hdr: hdr, Target: d.Target}, nil
 	case gslb.TypeNS:
@@ -57,6 +58,18 @@ func toRR(r gslb.Record) (mdns.RR, error) {
 	default:
 		return nil, fmt.Errorf("dns: record %s of unsupported type %d", r.Name, r.Type)
 	}
+}
+
+// aRR and aaaaRR keep an address record and its address bytes in one
+// allocation instead of two: the record's IP slices the array beside it.
+type aRR struct {
+	rr mdns.A
+	ip [4]byte
+}
+
+type aaaaRR struct {
+	rr mdns.AAAA
+	ip [16]byte
 }
 
 // maxCharString is the longest <character-string> (RFC 1035 §3.3).

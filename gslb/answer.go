@@ -8,8 +8,9 @@ import (
 	"github.com/gslbd/gslbd/geo"
 )
 
-// Query types we refuse.
+// Query types with special handling: DS at a cut, and the transfers we refuse.
 const (
+	typeDS   uint16 = 43
 	typeIXFR uint16 = 251
 	typeAXFR uint16 = 252
 )
@@ -50,13 +51,28 @@ func (z *zone) cut(name string) *node {
 		if n := z.nodes[p]; n != nil && n.deleg {
 			found = n
 		}
-		i := strings.IndexByte(p, '.')
+		i := labelEnd(p)
 		if i < 0 {
 			break
 		}
 		p = p[i+1:]
 	}
 	return found
+}
+
+// labelEnd returns the index of the dot that ends name's first label, or
+// -1. A dot escaped in presentation format ("a\.b" is one label) is not a
+// label boundary; a \DDD escape has no dot to confuse.
+func labelEnd(name string) int {
+	for i := 0; i < len(name); i++ {
+		switch name[i] {
+		case '\\':
+			i++
+		case '.':
+			return i
+		}
+	}
+	return -1
 }
 
 // located finds the client's location at most once per Answer.
@@ -99,7 +115,9 @@ func (s *Snapshot) Answer(q Question, c Client) (Answer, error) {
 func (s *Snapshot) resolve(z *zone, name string, qt uint16, c Client, l *located) (Answer, error) {
 	a := Answer{Zone: z.apex, Authoritative: true}
 	for hop := 0; ; hop++ {
-		if d := z.cut(name); d != nil {
+		// DS at a zone cut is the parent's data (RFC 4035 §3.1.4.1), so
+		// it is answered here rather than referred.
+		if d := z.cut(name); d != nil && !(qt == typeDS && hop == 0 && d.name == name) {
 			if hop > 0 {
 				// The chain leads below a zone cut: the resolver follows
 				// the CNAME itself.
@@ -168,28 +186,12 @@ func (s *Snapshot) resolve(z *zone, name string, qt uint16, c Client, l *located
 // answerGSLB appends a GSLB name's answer to a. done is false when the
 // answer ends in a CNAME that the caller should follow.
 func (s *Snapshot) answerGSLB(a Answer, g *gname, qt uint16, c Client, l *located) (Answer, bool, error) {
-	var fam uint8
-	switch qt {
-	case TypeA:
-		fam = fam4
-	case TypeAAAA:
-		fam = fam6
-	case TypeCNAME:
-		fam = famTarget
-	case TypeANY:
-		fam = fam6
-		for _, e := range g.eps {
-			if e.serves(fam4) {
-				fam = fam4
-				break
-			}
-		}
-	default:
+	fam, ok := g.family(qt)
+	if !ok {
 		a.Authority = g.zone.soaNeg
 		return a, true, ErrNoData
 	}
 	var loc *geo.Location
-	var ok bool
 	if g.byLocation {
 		loc, ok = l.get(s, c)
 	} else {
@@ -210,6 +212,16 @@ func (s *Snapshot) answerGSLB(a Answer, g *gname, qt uint16, c Client, l *locate
 	if e := g.eps[chosen[0]]; e.target != "" {
 		a.Answer = append(a.Answer, Record{Name: g.fqdn, Type: TypeCNAME, TTL: d.ttl, Data: RData{Target: e.target}})
 		return a, qt == TypeCNAME, nil
+	}
+	if len(chosen) == 1 && len(a.Answer) == 0 {
+		f := 0
+		if fam == fam6 {
+			f = 1
+		}
+		if pre := s.rt[g.idx][chosen[0]].alone[f]; len(pre) > 0 && pre[0].TTL == d.ttl {
+			a.Answer = pre // shared and clipped: see Answer
+			return a, true, nil
+		}
 	}
 	cnt := 0
 	for _, i := range chosen {
@@ -236,6 +248,32 @@ func (s *Snapshot) answerGSLB(a Answer, g *gname, qt uint16, c Client, l *locate
 	}
 	a.Answer = out
 	return a, true, nil
+}
+
+// family maps a query type to the endpoints that answer it; ok is false
+// when the name has no data of that type (NODATA). Answer and Explain
+// both use it. A name answered by a CNAME (target endpoints) is a CNAME
+// for every type (RFC 1034 §3.6.2), so every type picks a target.
+func (g *gname) family(qt uint16) (fam uint8, ok bool) {
+	switch qt {
+	case TypeA:
+		return fam4, true
+	case TypeAAAA:
+		return fam6, true
+	case TypeCNAME:
+		return famTarget, true
+	case TypeANY:
+		for _, e := range g.eps {
+			if e.serves(fam4) {
+				return fam4, true
+			}
+		}
+		return fam6, true
+	}
+	if g.hasTarget {
+		return famTarget, true
+	}
+	return 0, false
 }
 
 // whoami answers TXT at whoami.<apex> (when not configured as a record)
@@ -269,7 +307,7 @@ func (s *Snapshot) whoami(a Answer, z *zone, name string, qt uint16, c Client, l
 		}
 	}
 	a.Answer = append(a.Answer, Record{Name: name, Type: TypeTXT, TTL: 0, Data: RData{Text: txt}})
-	a.Scope = max(a.Scope, locScope(c, loc, ok))
+	a.Scope = max(a.Scope, s.locScope(c, loc, ok))
 	return a, nil
 }
 

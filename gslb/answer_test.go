@@ -163,6 +163,13 @@ func TestAnswerDoesNotShareWritableMemory(t *testing.T) {
 	if len(b.Answer) != 1 || b.Answer[0].Type != TypeAAAA {
 		t.Fatalf("a caller's append changed the Snapshot: %v", fmtRecs(b.Answer))
 	}
+	// GSLB answers of one endpoint are shared too.
+	a, _ = s.Answer(Question{"app.gslb.test.", TypeAAAA}, london)
+	_ = append(a.Answer, Record{Name: "evil.", Type: TypeAAAA})
+	b, _ = s.Answer(Question{"app.gslb.test.", TypeAAAA}, london)
+	if got := fmtRecs(b.Answer); len(got) != 1 || b.Answer[0].Name != "app.gslb.test." {
+		t.Fatalf("a caller's append changed the Snapshot: %v", got)
+	}
 }
 
 func TestWhoami(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/bits"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gslbd/gslbd/config"
+	"github.com/gslbd/gslbd/geo"
 )
 
 // compiled is the config turned into lookup structures. It depends on the
@@ -24,6 +26,9 @@ type compiled struct {
 	// eps lists every endpoint in config order; epIdx maps ID -> index.
 	eps   []*gep
 	epIdx map[string]int
+	// cidr4 and cidr6 are the CIDR map's networks sorted by address, to
+	// keep ECS scopes from covering a more specific entry (widenScope).
+	cidr4, cidr6 []netip.Prefix
 }
 
 type zone struct {
@@ -126,6 +131,7 @@ type gname struct {
 	fenceNeg     []Record
 	singleRegion bool
 	byLocation   bool // the ranking depends on where the client is
+	hasTarget    bool // some endpoint is answered as a CNAME
 }
 
 type residency struct {
@@ -189,7 +195,8 @@ func fqdn(n, apex string) string {
 	return n + "." + apex
 }
 
-// inZone reports whether name is apex or below it. Both are lower-case FQDNs.
+// inZone reports whether name is apex or below it. Both are lower-case
+// FQDNs in presentation format.
 func inZone(name, apex string) bool {
 	if apex == "." {
 		return true
@@ -197,7 +204,26 @@ func inZone(name, apex string) bool {
 	if !strings.HasSuffix(name, apex) {
 		return false
 	}
-	return len(name) == len(apex) || name[len(name)-len(apex)-1] == '.'
+	if len(name) == len(apex) {
+		return true
+	}
+	if name[len(name)-len(apex)-1] != '.' {
+		return false
+	}
+	if strings.IndexByte(name, '\\') < 0 {
+		return true
+	}
+	// The dot before apex may be escaped ("x\\.apex" is one label under
+	// apex's parent): walk the real label boundaries.
+	for p := name; ; {
+		i := labelEnd(p)
+		if i < 0 || i == len(p)-1 {
+			return false
+		}
+		if p = p[i+1:]; len(p) <= len(apex) {
+			return len(p) == len(apex)
+		}
+	}
 }
 
 var typeByName = map[string]uint16{
@@ -236,7 +262,87 @@ func compile(cfg *config.Config) (*compiled, error) {
 		return nil, errors.Join(errs...)
 	}
 	slices.SortStableFunc(c.zones, func(a, b *zone) int { return len(b.apex) - len(a.apex) })
+	for _, e := range cfg.GeoIP.CIDRMap {
+		p, err := netip.ParsePrefix(strings.TrimSpace(e.Network))
+		if err != nil {
+			continue // config validation reports it; geo refuses it
+		}
+		if p = geo.UnmapPrefix(p.Masked()); p.Addr().Is4() {
+			c.cidr4 = append(c.cidr4, p)
+		} else {
+			c.cidr6 = append(c.cidr6, p)
+		}
+	}
+	for _, l := range [][]netip.Prefix{c.cidr4, c.cidr6} {
+		slices.SortFunc(l, func(a, b netip.Prefix) int {
+			if n := a.Addr().Compare(b.Addr()); n != 0 {
+				return n
+			}
+			return a.Bits() - b.Bits()
+		})
+	}
 	return c, nil
+}
+
+// widenScope returns the shortest prefix length around addr, at least
+// net's, whose network holds no CIDR map entry that lies inside net and
+// does not hold addr. A resolver caches an answer for the whole scope
+// network; without this, a client located by 10.0.0.0/8 would get scope
+// 8 and the resolver would reuse its answer for 10.1.0.0/16 clients that
+// a more specific entry sends elsewhere. (The mmdb tree already returns
+// the most specific network, but a CIDR entry inside it wins over it.)
+//
+// For addresses sorted in order, the longest common prefix with addr is
+// found next to addr's position, so only the nearest entry on each side
+// inside net needs looking at.
+func (c *compiled) widenScope(addr netip.Addr, net netip.Prefix) int {
+	bits := net.Bits()
+	l := c.cidr6
+	if addr.Is4() {
+		l = c.cidr4
+	}
+	if len(l) == 0 || !net.Contains(addr) {
+		return bits
+	}
+	i, _ := slices.BinarySearchFunc(l, addr, func(p netip.Prefix, a netip.Addr) int { return p.Addr().Compare(a) })
+	// Entries at addr itself hold addr; the first one after them is the
+	// successor.
+	j := i
+	for j < len(l) && l[j].Addr() == addr {
+		j++
+	}
+	// The predecessor: entries holding addr (net itself or wider) sort
+	// before any entry inside net that does not, so the first entry
+	// before i either qualifies or none does.
+	for _, k := range [2]int{i - 1, j} {
+		if k < 0 || k >= len(l) {
+			continue
+		}
+		p := l[k]
+		if p.Bits() <= bits || !net.Contains(p.Addr()) || p.Contains(addr) {
+			continue
+		}
+		bits = max(bits, commonBits(addr, p.Addr())+1)
+	}
+	return bits
+}
+
+// commonBits is the length of the common prefix of two addresses of the
+// same family.
+func commonBits(a, b netip.Addr) int {
+	x, y := a.As16(), b.As16()
+	n := 0
+	for i := range x {
+		if d := x[i] ^ y[i]; d != 0 {
+			n += bits.LeadingZeros8(d)
+			break
+		}
+		n += 8
+	}
+	if a.Is4() {
+		n -= 96
+	}
+	return n
 }
 
 func (c *compiled) compileZone(zc *config.Zone) (*zone, error) {
@@ -545,6 +651,7 @@ func (c *compiled) compileName(nc *config.Name, z *zone) (*gname, error) {
 		}
 		if ec.Target != "" {
 			e.target = fqdn(ec.Target, z.apex)
+			g.hasTarget = true
 		}
 		if _, dup := c.epIdx[e.id]; dup {
 			return nil, fmt.Errorf("%s: endpoints[%d]: duplicate endpoint id %q", g.fqdn, i, e.id)
@@ -598,7 +705,7 @@ func (c *compiled) compileName(nc *config.Name, z *zone) (*gname, error) {
 		neg.TTL, neg.Data.Minimum = g.ttl, g.ttl
 		g.fenceNeg = []Record{neg}
 	}
-	g.byLocation = !g.write && (g.policy == polNearest || g.policy == polGeomap || g.res != nil)
+	g.byLocation = g.res != nil || (!g.write && (g.policy == polNearest || g.policy == polGeomap))
 	if g.singleRegion && g.res == nil {
 		g.byLocation = false
 	}

@@ -1,6 +1,7 @@
 package gslb
 
 import (
+	"cmp"
 	"strconv"
 	"time"
 
@@ -44,14 +45,20 @@ func (t *trace) skipped(i int, why string) {
 const inlineEPs = 16
 
 // locScope is the ECS scope of an answer that depends on where the client
-// is: the prefix of the network that located it, never longer than the
-// source prefix. An unlocated client gets its whole source prefix: no
-// source tells how far "unknown" extends, and a shorter scope could make
-// a resolver cache the default answer over a located sub-network.
-func locScope(c Client, loc *geo.Location, located bool) int {
+// is: the prefix of the network that located it, lengthened to leave out
+// any more specific CIDR map entry inside that network (widenScope), and
+// never longer than the source prefix. An unlocated client gets its whole
+// source prefix: no source tells how far "unknown" extends, and a shorter
+// scope could make a resolver cache the default answer over a located
+// sub-network.
+func (s *Snapshot) locScope(c Client, loc *geo.Location, located bool) int {
 	sp := max(c.SourcePrefix, 0)
 	if located && loc.Network.IsValid() {
-		return min(loc.Network.Bits(), sp)
+		bits := s.c.widenScope(c.Addr.Unmap(), loc.Network)
+		if c.Addr.Is4In6() && loc.Network.Addr().Is4() {
+			bits += 96 // an IPv4-mapped client: the scope counts IPv6 bits
+		}
+		return min(bits, sp)
 	}
 	return sp
 }
@@ -184,10 +191,10 @@ func (s *Snapshot) decide(g *gname, fam uint8, c Client, loc *geo.Location, loca
 	}
 
 	if g.byLocation {
-		d.scope = locScope(c, loc, located)
+		d.scope = s.locScope(c, loc, located)
 	}
 
-	// Residency fence.
+	// Residency fence (write names: below, on their one region).
 	if g.res != nil && !g.write && located && (g.res.match[loc.Country] || g.res.match[loc.Continent]) {
 		k, readyIn := 0, false
 		for _, i := range ord {
@@ -232,6 +239,21 @@ func (s *Snapshot) decide(g *gname, fam uint8, c Client, loc *geo.Location, loca
 		act := s.active[g.idx]
 		if tr != nil {
 			tr.reason("active region: " + orNone(act.region) + " (" + act.reason + ")")
+		}
+		// A write name has one region to offer: a fenced client may use
+		// it only when it lies inside the fence.
+		if wr := cmp.Or(act.region, g.order[0]); g.res != nil && located &&
+			(g.res.match[loc.Country] || g.res.match[loc.Continent]) && !g.res.regions[wr] {
+			if tr != nil {
+				tr.reason("residency: client in " + loc.Country + "/" + loc.Continent + " is fenced to " +
+					joinList(g.cfg.Residency.Regions) + " and the write region " + wr + " is outside it")
+			}
+			if g.res.closed {
+				tr.reason("fail closed: NODATA with the name's TTL")
+				d.err, d.neg = ErrNoData, g.fenceNeg
+				return d, nil
+			}
+			tr.reason("fail open: answering the write region")
 		}
 		for _, i := range ord {
 			if g.eps[i].region == act.region && rt[i].state == Ready {
@@ -293,9 +315,34 @@ func (s *Snapshot) decide(g *gname, fam uint8, c Client, loc *geo.Location, loca
 			d.scope = 0
 			return d, nil
 		}
-		tr.reason("no endpoint is ready and all_down is open: answering every endpoint")
-		chosen = append(chosen, ord...)
 		d.allDown = true
+		if !g.write {
+			tr.reason("no endpoint is ready and all_down is open: answering every endpoint")
+			chosen = append(chosen, ord...)
+		} else {
+			// Writes must never go to several regions at once: keep to
+			// the active region, or the most preferred one when none
+			// has been active yet.
+			r := s.active[g.idx].region
+			if r == "" {
+				r = g.order[0]
+			}
+			for _, i := range ord {
+				if g.eps[i].region == r {
+					chosen = append(chosen, i)
+					break
+				}
+			}
+			if tr != nil {
+				tr.reason("no endpoint is ready and all_down is open: a write name answers one region, " + r)
+			}
+			if len(chosen) == 0 {
+				tr.reason("that region has no endpoint of this type: NODATA")
+				d.err = ErrNoData
+				d.scope = 0
+				return d, nil
+			}
+		}
 	}
 
 	// TTL: the name's TTL, shortened to when a chosen endpoint could next
@@ -306,13 +353,20 @@ func (s *Snapshot) decide(g *gname, fam uint8, c Client, loc *geo.Location, loca
 		d.ttl = g.minTTL
 	} else {
 		for _, i := range chosen {
-			if nc := rt[i].nextChange; nc > 0 {
-				d.ttl = min(d.ttl, uint32(min(nc/time.Second, time.Duration(g.ttl))))
-			}
+			d.ttl = min(d.ttl, g.ttlFor(rt[i].nextChange))
 		}
-		d.ttl = max(d.ttl, g.minTTL)
 	}
 	return d, chosen
+}
+
+// ttlFor is the TTL of an answer holding an endpoint whose state could
+// change in nc (0: unknown): the name's TTL, capped at nc, never below
+// MinTTL.
+func (g *gname) ttlFor(nc time.Duration) uint32 {
+	if nc <= 0 {
+		return g.ttl
+	}
+	return max(uint32(min(nc/time.Second, time.Duration(g.ttl))), g.minTTL)
 }
 
 // pickWeighted appends up to g.answers distinct ready endpoints of ord,

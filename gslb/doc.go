@@ -9,8 +9,9 @@
 // goroutines and does not log: problems are returned as errors. A
 // Snapshot is immutable once built, so any number of goroutines may call
 // its methods at once; Answer takes no lock and allocates little (nothing
-// for a static answer, one slice for a GSLB answer, plus what the
-// Locator needs). The one publisher goroutine builds Snapshots
+// for a static answer nor for a GSLB answer of one endpoint, whose
+// records each Snapshot builds ahead; one slice for larger GSLB answers;
+// plus what the Locator needs). The one publisher goroutine builds Snapshots
 // (NewSnapshot on a config change, WithView on a View change or when
 // RebuildAt is due) and swaps them into a Store.
 //
@@ -20,7 +21,8 @@
 // authoritatively: records, NODATA/NXDOMAIN with the SOA whose TTL is
 // min(SOA TTL, minimum), referrals with glue below a delegation, the NS
 // set with glue at the apex, in-zone CNAME chains (at most 8 hops),
-// minimal ANY (one RRset, RFC 8482), REFUSED for AXFR/IXFR, and the
+// minimal ANY (one RRset, RFC 8482), DS at a zone cut answered by the
+// parent side (NODATA, not a referral), REFUSED for AXFR/IXFR, and the
 // whoami.<apex> TXT diagnostic. The slices of an Answer may share the
 // Snapshot's memory and must not be modified.
 //
@@ -34,9 +36,14 @@
 //     continent only to the listed regions. With fail closed and no fenced
 //     region ready the answer is NODATA whose SOA has TTL and minimum set to
 //     the name's TTL, so resolvers cache the refusal for the name's TTL.
-//     Write names ignore the fence (writes go to the one active region).
+//     A write name has one region to offer: a fenced client gets it only
+//     when it is inside the fence (else NODATA with fail closed, the
+//     region anyway with fail open).
 //   - When nothing is ready, all_down open answers every endpoint of the
-//     family in policy order with MinTTL; closed returns ErrNoReadyEndpoint.
+//     family in policy order with MinTTL (a write name: only its active
+//     region, or the first in order if none was active, since writes must
+//     never go to several regions); closed returns ErrNoReadyEndpoint.
+//   - A name whose endpoints have targets is a CNAME for every type.
 //   - A CIDR map entry naming a region puts that region first (nearest and
 //     geomap) while it is ready.
 //   - geomap regions not in the client's list follow in the default order,
@@ -46,10 +53,14 @@
 //
 // The scope is 0 when the answer does not depend on where the client is:
 // static records, negative answers, names with a single region, and the
-// policies all, failover and weighted and write names. Names that rank by
+// policies all, failover and weighted and write names, unless they have a
+// residency fence. Names that rank by
 // location (nearest, geomap, or any policy with a residency fence) answer
 // with the prefix length of the network that located the client, capped
-// at the source prefix. A client that no source locates gets its whole
+// at the source prefix. When that network holds a more specific CIDR map
+// entry that does not hold the client, the scope is lengthened until its
+// network leaves that entry out, so a resolver's cached answer never
+// covers clients the entry sends elsewhere. A client that no source locates gets its whole
 // source prefix: nothing tells how far "not located" extends, and a
 // shorter scope could make a resolver reuse the default answer for a
 // located sub-network. A fenced client refused with fail closed gets the

@@ -96,14 +96,14 @@ func (s *Snapshot) explain(g *gname, qtype uint16, c Client, loc *geo.Location, 
 	} else {
 		ex.Reasons = append(ex.Reasons, "client not located: the name's default order applies")
 	}
-	var fam uint8
-	switch qtype {
-	case TypeA:
-		fam = fam4
-	case TypeAAAA:
-		fam = fam6
-	case TypeCNAME:
-		fam = famTarget
+	fam, ok := g.family(qtype)
+	if !ok {
+		ex.Reasons = append(ex.Reasons, "a GSLB name has no "+TypeString(qtype)+" records: NODATA")
+		ex.Error, ex.TTL = ErrNoData.Error(), g.zone.soaNeg[0].TTL
+		for i, e := range g.eps {
+			ex.Ranking = append(ex.Ranking, Ranked{ID: e.id, Region: e.region, State: s.rt[g.idx][i].state, Skipped: "negative answer"})
+		}
+		return ex
 	}
 	tr := &trace{}
 	d, chosenIdx := s.decide(g, fam, c, loc, located, nil, tr)

@@ -3,6 +3,7 @@ package gslb
 import (
 	"fmt"
 	"math/rand/v2"
+	"net/netip"
 	"slices"
 	"time"
 
@@ -50,6 +51,10 @@ type epRT struct {
 	state      State
 	nextChange time.Duration
 	since      time.Time
+	// alone holds the A and AAAA records answered when this endpoint is
+	// chosen alone (the usual answers: 1), built once per Snapshot so the
+	// answer path can hand them out without allocating.
+	alone [2][]Record
 }
 
 // activeWrite is a write name's active region and why.
@@ -100,7 +105,19 @@ func (s *Snapshot) setView(prev *Snapshot, v View, now time.Time) {
 		s.rt[gi] = make([]epRT, len(g.eps))
 		for i, e := range g.eps {
 			es := v.Endpoints[e.id]
-			s.rt[gi][i] = epRT{state: es.State, nextChange: es.NextChange, since: es.Since}
+			rt := epRT{state: es.State, nextChange: es.NextChange, since: es.Since}
+			ttl := g.ttlFor(es.NextChange)
+			for f, addrs := range [2][]netip.Addr{e.v4, e.v6} {
+				for _, ip := range addrs {
+					t := TypeA
+					if f == 1 {
+						t = TypeAAAA
+					}
+					rt.alone[f] = append(rt.alone[f], Record{Name: g.fqdn, Type: t, TTL: ttl, Data: RData{Addr: ip}})
+				}
+				rt.alone[f] = slices.Clip(rt.alone[f])
+			}
+			s.rt[gi][i] = rt
 		}
 	}
 	s.active = make([]activeWrite, len(s.c.names))
