@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -18,7 +19,7 @@ import (
 	"github.com/hashicorp/memberlist"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
-	"go.uber.org/zap/zaptest"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/gslbd/gslbd/config"
 	"github.com/gslbd/gslbd/gslb"
@@ -60,8 +61,34 @@ type tnode struct {
 
 type harness struct {
 	t     testing.TB
+	log   *zap.Logger
 	nodes map[string]*tnode
 	seed  string
+}
+
+// testLogWriter sends log lines to t.Log until the test's cleanup has
+// stopped every node, and drops them afterwards: memberlist's probe
+// goroutines can outlive Shutdown by a probe timeout and still log, and a
+// t.Log after the test has completed panics.
+type testLogWriter struct {
+	mu     sync.Mutex
+	t      testing.TB
+	closed bool
+}
+
+func (w *testLogWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.closed {
+		w.t.Log(strings.TrimSuffix(string(p), "\n"))
+	}
+	return len(p), nil
+}
+
+func (w *testLogWriter) close() {
+	w.mu.Lock()
+	w.closed = true
+	w.mu.Unlock()
 }
 
 type nodeOpt func(*Options)
@@ -73,7 +100,10 @@ func withTransport(tr memberlist.Transport) nodeOpt {
 func withTune(f func(*memberlist.Config)) nodeOpt { return func(o *Options) { o.Tune = f } }
 
 func newHarness(t testing.TB) *harness {
-	h := &harness{t: t, nodes: map[string]*tnode{}}
+	w := &testLogWriter{t: t}
+	t.Cleanup(w.close) // runs after the nodes have stopped (LIFO)
+	enc := zapcore.NewConsoleEncoder(zap.NewDevelopmentEncoderConfig())
+	h := &harness{t: t, nodes: map[string]*tnode{}, log: zap.New(zapcore.NewCore(enc, zapcore.AddSync(w), zap.WarnLevel))}
 	t.Cleanup(func() {
 		for _, n := range h.nodes {
 			n.stop()
@@ -96,7 +126,7 @@ func (h *harness) start(name string, expect int, opts ...nodeOpt) *tnode {
 			Refresh:       config.Duration(200 * time.Millisecond),
 		},
 		Endpoints: testEndpoints,
-		Logger:    zaptest.NewLogger(h.t, zaptest.Level(zap.WarnLevel)).Named(name),
+		Logger:    h.log.Named(name),
 		Tune:      fastTune,
 	}
 	if h.seed != "" {
@@ -111,6 +141,8 @@ func (h *harness) start(name string, expect int, opts ...nodeOpt) *tnode {
 	if err != nil {
 		h.t.Fatal(err)
 	}
+	// Rejoin attempts after a partition at loopback pace.
+	n.joinMin, n.joinMax = 100*time.Millisecond, time.Second
 	ctx, cancel := context.WithCancel(context.Background())
 	tn := &tnode{Node: n, reg: reg, cancel: cancel, done: make(chan error, 1)}
 	go func() { tn.done <- n.Run(ctx) }()
@@ -447,13 +479,14 @@ func TestKeyRotation(t *testing.T) {
 // cutTransport wraps memberlist's NetTransport; while cut, every packet
 // and stream in either direction is dropped, like a pulled cable.
 type cutTransport struct {
-	inner    *memberlist.NetTransport
-	cut      atomic.Bool
-	packets  chan *memberlist.Packet
-	streams  chan net.Conn
-	stopOnce sync.Once
-	stop     chan struct{}
-	wg       sync.WaitGroup
+	inner     *memberlist.NetTransport
+	cut       atomic.Bool
+	packets   chan *memberlist.Packet
+	streams   chan net.Conn
+	stopOnce  sync.Once
+	stop      chan struct{} // memberlist no longer reads packets/streams
+	innerDown chan struct{} // inner has shut down: nothing more to drain
+	wg        sync.WaitGroup
 }
 
 var _ memberlist.NodeAwareTransport = (*cutTransport)(nil)
@@ -468,51 +501,39 @@ func newCutTransport(t *testing.T) *cutTransport {
 		t.Fatal(err)
 	}
 	c := &cutTransport{
-		inner:   inner,
-		packets: make(chan *memberlist.Packet),
-		streams: make(chan net.Conn),
-		stop:    make(chan struct{}),
+		inner:     inner,
+		packets:   make(chan *memberlist.Packet),
+		streams:   make(chan net.Conn),
+		stop:      make(chan struct{}),
+		innerDown: make(chan struct{}),
 	}
 	c.wg.Add(2)
-	go func() {
-		defer c.wg.Done()
-		for {
-			select {
-			case p := <-inner.PacketCh():
-				if c.cut.Load() {
-					continue
-				}
-				select {
-				case c.packets <- p:
-				case <-c.stop:
-					return
-				}
-			case <-c.stop:
-				return
-			}
-		}
-	}()
-	go func() {
-		defer c.wg.Done()
-		for {
-			select {
-			case s := <-inner.StreamCh():
-				if c.cut.Load() {
-					s.Close()
-					continue
-				}
-				select {
-				case c.streams <- s:
-				case <-c.stop:
-					s.Close()
-					return
-				}
-			case <-c.stop:
-				return
-			}
-		}
-	}()
+	go pump(c, inner.PacketCh(), c.packets, func(*memberlist.Packet) {})
+	go pump(c, inner.StreamCh(), c.streams, func(s net.Conn) { s.Close() })
 	return c
+}
+
+// pump forwards in to out unless cut. It keeps draining in until the
+// inner transport is down: NetTransport's listeners block sending on
+// their unbuffered channels, and its Shutdown waits for them.
+func pump[T any](c *cutTransport, in <-chan T, out chan<- T, drop func(T)) {
+	defer c.wg.Done()
+	for {
+		select {
+		case v := <-in:
+			if c.cut.Load() {
+				drop(v)
+				continue
+			}
+			select {
+			case out <- v:
+			case <-c.stop:
+				drop(v)
+			}
+		case <-c.innerDown:
+			return
+		}
+	}
 }
 
 func (c *cutTransport) FinalAdvertiseAddr(ip string, port int) (net.IP, int, error) {
@@ -539,19 +560,29 @@ func (c *cutTransport) DialAddressTimeout(a memberlist.Address, timeout time.Dur
 }
 func (c *cutTransport) StreamCh() <-chan net.Conn { return c.streams }
 func (c *cutTransport) Shutdown() error {
-	c.stopOnce.Do(func() { close(c.stop) })
-	err := c.inner.Shutdown()
-	c.wg.Wait()
+	var err error
+	c.stopOnce.Do(func() {
+		close(c.stop)
+		err = c.inner.Shutdown()
+		close(c.innerDown)
+		c.wg.Wait()
+	})
 	return err
 }
 
 func TestPartitionKeepsLastAgreedState(t *testing.T) {
 	h := newHarness(t)
 	all := names("n", 3)
-	h.start("n1", 3)
-	h.start("n2", 3)
+	// Members dead for more than a moment get no gossip at all, so the
+	// heal below must come from n3 joining again.
+	deadQuickly := withTune(func(c *memberlist.Config) {
+		fastTune(c)
+		c.GossipToTheDeadTime = 50 * time.Millisecond
+	})
+	h.start("n1", 3, deadQuickly)
+	h.start("n2", 3, deadQuickly)
 	tr := newCutTransport(t)
-	cutNode := h.start("n3", 3, withTransport(tr))
+	cutNode := h.start("n3", 3, withTransport(tr), deadQuickly)
 	h.waitMembers(all, 3)
 	h.observe(all, epWeb, gslb.Ready)
 	h.observe(all, epAPI, gslb.Ready)
@@ -605,15 +636,11 @@ func TestPartitionKeepsLastAgreedState(t *testing.T) {
 	}
 	h.waitState([]string{"n3"}, epWeb, gslb.Down)
 
-	// Heal: n3 rejoins through push/pull (memberlist's dead-node gossip)
-	// and agrees with the majority again.
+	// By now n1 and n2 have long stopped gossiping to n3 (dead for more
+	// than GossipToTheDeadTime), so memberlist alone would never bring
+	// the sides together again. Heal: n3, isolated, joins its seeds again
+	// by itself and agrees with the majority.
 	tr.cut.Store(false)
-	cutNode.mu.Lock()
-	ml := cutNode.ml
-	cutNode.mu.Unlock()
-	if _, err := ml.Join([]string{h.nodes["n1"].LocalAddr()}); err != nil {
-		t.Fatal(err)
-	}
 	h.observe([]string{"n3"}, epWeb, gslb.Ready)
 	h.waitMembers(all, 3)
 	h.waitState(all, epWeb, gslb.Ready)
@@ -707,5 +734,74 @@ func TestNewRejects(t *testing.T) {
 	}
 	if keys := n.keyring.GetKeys(); len(keys) != 2 || base64.StdEncoding.EncodeToString(n.keyring.GetPrimaryKey()) != testKey(1) {
 		t.Fatalf("keyring: %d keys", len(keys))
+	}
+}
+
+// stallTransport is memberlist's NetTransport whose outgoing streams (the
+// push/pull of a join) hang until released, like seeds behind a firewall
+// that drops SYNs.
+type stallTransport struct {
+	*memberlist.NetTransport
+	dials   atomic.Int32
+	dialing chan struct{} // one send per dial
+	release chan struct{}
+}
+
+func (s *stallTransport) DialAddressTimeout(a memberlist.Address, timeout time.Duration) (net.Conn, error) {
+	s.dials.Add(1)
+	select {
+	case s.dialing <- struct{}{}:
+	default:
+	}
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-s.release:
+	case <-t.C:
+	}
+	return nil, fmt.Errorf("dial %s: i/o timeout", a.Addr)
+}
+
+func (s *stallTransport) DialTimeout(addr string, timeout time.Duration) (net.Conn, error) {
+	return s.DialAddressTimeout(memberlist.Address{Addr: addr}, timeout)
+}
+
+// A stop while seeds hang waits for at most the one join dial in flight,
+// not for one TCPTimeout per seed.
+func TestStopDuringHangingJoin(t *testing.T) {
+	inner, err := memberlist.NewNetTransport(&memberlist.NetTransportConfig{
+		BindAddrs: []string{"127.0.0.1"},
+		Logger:    newMemberlistLogger(zap.NewNop()),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := &stallTransport{NetTransport: inner, dialing: make(chan struct{}, 1), release: make(chan struct{})}
+	h := newHarness(t)
+	var seeds []string
+	for range 3 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		seeds = append(seeds, ln.Addr().String())
+		ln.Close()
+	}
+	n := h.start("n1", 4, withTransport(tr), func(o *Options) { o.Config.Seeds = seeds })
+	select {
+	case <-tr.dialing:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no join attempt")
+	}
+	n.cancel()
+	close(tr.release)
+	select {
+	case <-n.done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("Run did not return after cancel")
+	}
+	n.done <- nil
+	if d := tr.dials.Load(); d != 1 {
+		t.Fatalf("%d seeds dialled after the stop began, want only the one in flight", d)
 	}
 }

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"bytes"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -406,4 +407,39 @@ func metricValue(t *testing.T, reg *prometheus.Registry, name string, labelKV ..
 	}
 	t.Fatalf("metric %s%v not found", name, labelKV)
 	return 0
+}
+
+// A local observation is gossiped at once only when it is new or its
+// state changed; a mere new reason or lag waits for the refresh.
+func TestObserveQueuesOnlyStateChanges(t *testing.T) {
+	n, _ := newIdleNode(t, "self", func() time.Time { return t0 })
+	drain := func() int {
+		k := len(n.queue.GetBroadcasts(0, 1<<20))
+		n.queue.Reset()
+		return k
+	}
+	n.Observe(gslb.Observation{Endpoint: "eu@www", State: gslb.Recovering, Reason: "lag 3s for 1s of 5s hold", ObservedAt: t0})
+	if got := drain(); got != 1 {
+		t.Fatalf("first observation: %d queued, want 1", got)
+	}
+	for i := range 5 {
+		n.Observe(gslb.Observation{Endpoint: "eu@www", State: gslb.Recovering, Lag: time.Duration(i), Reason: fmt.Sprintf("lag %dms for %ds of 5s hold", i, i+2), ObservedAt: t0})
+	}
+	if got := n.queue.NumQueued(); got != 0 {
+		t.Fatalf("reason-only changes queued %d broadcasts", got)
+	}
+	n.Observe(gslb.Observation{Endpoint: "eu@www", State: gslb.Ready, Reason: "held", ObservedAt: t0})
+	if got := drain(); got != 1 {
+		t.Fatalf("state change: %d queued, want 1", got)
+	}
+	// The refresh still carries the latest reason to peers.
+	n.refreshOwn()
+	msgs := n.queue.GetBroadcasts(0, 1<<20)
+	if len(msgs) != 1 {
+		t.Fatalf("refresh queued %d", len(msgs))
+	}
+	m, err := decode(msgs[0])
+	if err != nil || m.Obs.Reason != "held" || m.Obs.State != gslb.Ready {
+		t.Fatalf("refresh sent %+v (%v)", m.Obs, err)
+	}
 }

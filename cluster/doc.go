@@ -40,6 +40,10 @@
 // never held while calling memberlist (whose event callbacks take it while
 // holding memberlist's lock). Run owns two goroutines: the loop that
 // recomputes the View on every change and every Refresh and calls OnView
-// (so OnView is never called concurrently), and the join loop. Observe,
+// (so OnView is never called concurrently), and the join loop, which
+// joins the seeds at start and again whenever the node is alone or
+// isolated (memberlist stops gossiping to members dead for longer than
+// GossipToTheDeadTime, so a long partition does not heal by itself); it
+// joins one seed at a time so a stop waits for at most one join. Observe,
 // SetDrain, Drains, Reload, Status and View are safe from any goroutine.
 package cluster

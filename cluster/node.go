@@ -152,7 +152,11 @@ type Node struct {
 	ran      atomic.Bool
 	// skipLeave makes Run stop like a crash (no leave message); tests only.
 	skipLeave atomic.Bool
-	leaving   atomic.Bool // NodeMeta says metaLeaving
+	// joinMin and joinMax bound the join retry backoff; joinMax is also
+	// how often a joined node checks that it still has a majority. Fixed
+	// at New; tests shorten them before Run.
+	joinMin, joinMax time.Duration
+	leaving          atomic.Bool // NodeMeta says metaLeaving
 
 	mu          sync.Mutex
 	cfg         config.Cluster
@@ -223,6 +227,8 @@ func New(o Options) (*Node, error) {
 		drains:    map[string]gslb.Drain{},
 		members:   map[string]memberRec{},
 		synced:    solo,
+		joinMin:   joinBackoffMin,
+		joinMax:   joinBackoffMax,
 	}
 	if n.log == nil {
 		n.log = zap.NewNop()
@@ -366,42 +372,109 @@ func (n *Node) otherSeeds(self string) []string {
 // peer joins us. After the first failed round the node counts as synced:
 // there is nobody to take state from, so it serves alone on its own
 // observations (Status.Alone says so) and keeps trying.
+//
+// It keeps running after the first join: memberlist stops talking to a
+// member once it has been dead for GossipToTheDeadTime, so two sides of a
+// partition that lasted longer never find each other again on their own.
+// Whenever this node is alone or isolated it joins the seeds again (with
+// the same backoff), which heals the cluster once the network does.
 func (n *Node) joinLoop(ctx context.Context, ml *memberlist.Memberlist, seeds []string) {
 	if len(seeds) == 0 {
 		n.setSynced()
 		return
 	}
-	backoff := joinBackoffMin
-	for attempt := 1; ; attempt++ {
-		if n.numAlive.Load() > 1 {
-			return // a peer joined us; its push/pull synced us
+	backoff := n.joinMin
+	joined := false
+	for attempt := 1; ctx.Err() == nil; attempt++ {
+		need := n.needJoin()
+		if need {
+			cnt, err := n.joinSeeds(ctx, ml, seeds)
+			if ctx.Err() != nil {
+				return
+			}
+			need = n.needJoin()
+			switch {
+			case cnt > 0:
+				n.setSynced() // Join's push/pull has merged by now
+				n.poke()
+				lvl, msg := zap.InfoLevel, "cluster: joined"
+				if joined {
+					msg = "cluster: rejoined"
+					if need { // reached a seed, but most members are still gone
+						lvl = zap.DebugLevel
+					}
+				}
+				joined = true
+				if ce := n.log.Check(lvl, msg); ce != nil {
+					ce.Write(zap.Int("seeds_reached", cnt), zap.Int("attempt", attempt))
+				}
+			default:
+				lvl := zap.DebugLevel
+				if attempt == 1 {
+					lvl = zap.WarnLevel
+					n.setSynced()
+					n.poke()
+				}
+				if ce := n.log.Check(lvl, "cluster: no seed reachable, serving alone"); ce != nil {
+					ce.Write(zap.Strings("seeds", seeds), zap.Int("attempt", attempt),
+						zap.Duration("retry_in", backoff), zap.Error(err))
+				}
+			}
 		}
-		cnt, err := ml.Join(seeds)
-		if cnt > 0 {
-			n.log.Info("cluster: joined", zap.Int("seeds_reached", cnt), zap.Int("attempt", attempt))
-			n.setSynced() // Join's push/pull has merged by now
-			n.poke()
-			return
+		// Back off while joining does not help (seeds unreachable, or the
+		// missing members are really gone), so a node that lost most of
+		// its peers for good does not push/pull in a tight loop.
+		wait := n.joinMax // all well: look again later
+		if need {
+			wait = backoff
+			backoff = min(backoff*2, n.joinMax)
+		} else {
+			backoff = n.joinMin
 		}
-		lvl := zap.DebugLevel
-		if attempt == 1 {
-			lvl = zap.WarnLevel
-			n.setSynced()
-			n.poke()
-		}
-		if ce := n.log.Check(lvl, "cluster: no seed reachable, serving alone"); ce != nil {
-			ce.Write(zap.Strings("seeds", seeds), zap.Int("attempt", attempt),
-				zap.Duration("retry_in", backoff), zap.Error(err))
-		}
-		t := time.NewTimer(backoff)
+		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			return
 		case <-t.C:
 		}
-		backoff = min(backoff*2, joinBackoffMax)
 	}
+}
+
+// needJoin: no other member is alive, or too few are for a majority.
+func (n *Node) needJoin() bool {
+	n.mu.Lock()
+	members, expect := n.membersLocked()
+	n.mu.Unlock()
+	alive := 0
+	for _, m := range members {
+		if m.Alive {
+			alive++
+		}
+	}
+	return alive <= 1 || alive*2 < expect
+}
+
+// joinSeeds joins the seeds one at a time so that a stop waits for at
+// most one push/pull in flight (memberlist's Join takes no context and
+// each unreachable seed can hold it for TCPTimeout).
+func (n *Node) joinSeeds(ctx context.Context, ml *memberlist.Memberlist, seeds []string) (int, error) {
+	total := 0
+	var errs []error
+	for _, s := range seeds {
+		if ctx.Err() != nil {
+			break
+		}
+		cnt, err := ml.Join([]string{s})
+		total += cnt
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if total > 0 {
+		return total, nil
+	}
+	return 0, errors.Join(errs...)
 }
 
 func (n *Node) setSynced() {
@@ -475,7 +548,11 @@ func (n *Node) Observe(o gslb.Observation) {
 	n.obs[n.name][o.Endpoint] = o
 	stale, _ := n.settingsLocked()
 	n.mu.Unlock()
-	if !had || prev.State != o.State || prev.Reason != o.Reason {
+	// Only a new record or a state change is news worth gossiping now:
+	// the reason (and lag) move with nearly every probe, and queueing each
+	// one would crowd out real changes at scale. refreshOwn brings peers
+	// the latest reason every Refresh.
+	if !had || prev.State != o.State {
 		n.queueObservation(o)
 	}
 	// A mere refresh of an unchanged, fresh state cannot change the View

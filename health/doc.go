@@ -50,7 +50,9 @@
 // HTTP probes use a per-target client without keep-alives, so a hanging
 // server holds only its own target's probe. A target's Machine is guarded
 // by its own mutex; Emit calls are serialised by one manager-wide mutex,
-// so they are never concurrent and arrive in Seq order. Seq starts at the
+// so they are never concurrent and arrive in Seq order; SetTargets retires
+// removed or changed targets under the same mutex, so once it returns no
+// result of theirs is emitted or counted in a metric. Seq starts at the
 // clock's Unix nanoseconds, so a restarted node keeps counting upwards.
 // SetTargets and Snapshot may be called from any goroutine; Run returns
 // only after every goroutine it started has exited.

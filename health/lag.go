@@ -330,10 +330,13 @@ func labelsMatch(have []*dto.LabelPair, want map[string]string) bool {
 
 // pgLagQuery is 0 on a primary and on a standby with nothing left to
 // replay; otherwise the age of the last replayed transaction. It is NULL
-// on a standby that has not replayed any transaction yet.
+// on a standby that has not replayed any transaction yet. Replay can be
+// ahead of the receive position (just after a standby restart the WAL
+// receiver starts again from the beginning of a segment), which also
+// means nothing is pending, hence <= rather than =.
 const pgLagQuery = `SELECT CASE
   WHEN NOT pg_is_in_recovery() THEN 0::float8
-  WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0::float8
+  WHEN pg_last_wal_receive_lsn() <= pg_last_wal_replay_lsn() THEN 0::float8
   ELSE EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp())::float8
 END`
 

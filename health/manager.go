@@ -238,7 +238,13 @@ func (m *Manager) SetTargets(ts []Target) {
 		if next[id] == old {
 			continue
 		}
+		// Under emitMu: a probe of old that finishes now either published
+		// before this (and its Seq is below the new target's) or sees
+		// retired and records nothing, so neither a stale observation nor
+		// a forgotten metric series comes back after SetTargets.
+		m.emitMu.Lock()
 		old.retired.Store(true)
+		m.emitMu.Unlock()
 		if old.cancel != nil {
 			old.cancel()
 		}
@@ -416,15 +422,16 @@ func (m *Manager) liveLoop(ctx context.Context, t *target) {
 			return // stopping: a cancelled probe says nothing about the target
 		}
 		err = timeoutMsg(err, t.liveTimeout)
-		if kind != "none" {
-			m.met.result(t.spec.ID, kind, err, took)
-		}
 		if err != nil {
 			m.log.Debug("liveness probe failed", zap.String("endpoint", t.spec.ID), zap.Error(err))
 		}
 		now := m.clock.Now()
 		t.mu.Lock()
-		m.publish(t, t.machine.Liveness(now, err))
+		m.publish(t, t.machine.Liveness(now, err), func() {
+			if kind != "none" {
+				m.met.result(t.spec.ID, kind, err, took)
+			}
+		})
 		t.mu.Unlock()
 		if !t.liveSeen.Swap(true) {
 			m.checkFirstRound()
@@ -449,14 +456,15 @@ func (m *Manager) lagLoop(ctx context.Context, t *target) {
 			return
 		}
 		err = timeoutMsg(err, t.lagTimeout)
-		m.met.result(t.spec.ID, kind, err, took)
-		m.met.setLag(t.spec.ID, lag, err)
 		if err != nil {
 			m.log.Debug("lag read failed", zap.String("endpoint", t.spec.ID), zap.Error(err))
 		}
 		now := m.clock.Now()
 		t.mu.Lock()
-		m.publish(t, t.machine.Lag(now, lag, err))
+		m.publish(t, t.machine.Lag(now, lag, err), func() {
+			m.met.result(t.spec.ID, kind, err, took)
+			m.met.setLag(t.spec.ID, lag, err)
+		})
 		t.mu.Unlock()
 		if !t.lagSeen.Swap(true) {
 			m.checkFirstRound()
@@ -464,12 +472,16 @@ func (m *Manager) lagLoop(ctx context.Context, t *target) {
 	})
 }
 
-// publish logs and counts a change and emits the machine's observation.
+// publish records the result's metrics, logs and counts a change and
+// emits the machine's observation, unless t was retired by SetTargets.
 // The caller holds t.mu.
-func (m *Manager) publish(t *target, c Change) {
+func (m *Manager) publish(t *target, c Change, record func()) {
+	m.emitMu.Lock()
+	defer m.emitMu.Unlock()
 	if t.retired.Load() {
 		return
 	}
+	record()
 	if c.Changed() {
 		m.log.Info("endpoint state changed",
 			zap.String("endpoint", t.spec.ID),
@@ -483,12 +495,10 @@ func (m *Manager) publish(t *target, c Change) {
 	}
 	obs := t.machine.Observation()
 	obs.Endpoint, obs.Node = t.spec.ID, m.node
-	m.emitMu.Lock()
 	m.seq++
 	obs.Seq = m.seq
 	t.obs, t.hasObs = obs, true
 	m.emit(obs)
-	m.emitMu.Unlock()
 }
 
 func (m *Manager) checkFirstRound() {

@@ -388,3 +388,108 @@ func TestTargetsFromConfig(t *testing.T) {
 		t.Fatal("same config gives different settings")
 	}
 }
+
+// hangProber and hangLag never answer until their ctx ends; they count
+// how many calls are in flight at once.
+type hangProber struct {
+	entered chan struct{}
+	calls   atomic.Int32
+	now     atomic.Int32
+	most    atomic.Int32
+}
+
+func (h *hangProber) Kind() string { return "http" }
+func (h *hangProber) Probe(ctx context.Context) error {
+	h.calls.Add(1)
+	n := h.now.Add(1)
+	defer h.now.Add(-1)
+	if n > h.most.Load() {
+		h.most.Store(n)
+	}
+	select {
+	case h.entered <- struct{}{}:
+	default:
+	}
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+type hangLag struct{ hangProber }
+
+func (h *hangLag) Kind() string { return "postgres" }
+func (h *hangLag) Lag(ctx context.Context) (time.Duration, error) {
+	return 0, h.Probe(ctx)
+}
+func (h *hangLag) Close() error { return nil }
+
+// A target whose probe and lag read hang does not hold up other targets,
+// SetTargets, Snapshot or the stop, and never gets a second probe in
+// flight.
+func TestHangingTargetStallsNothing(t *testing.T) {
+	a := newBackend(t)
+	base := runtime.NumGoroutine()
+	rec := &recorder{t: t}
+	m := NewManager(Options{Node: "n1", Emit: rec.emit})
+	good := a.target("good@x", 0)
+	stuck := a.target("stuck@x", 0)
+	m.SetTargets([]Target{good, stuck})
+	hp := &hangProber{entered: make(chan struct{}, 1)}
+	hl := &hangLag{hangProber{entered: make(chan struct{}, 1)}}
+	st := m.targets[stuck.ID]
+	st.prober, st.lag = hp, hl
+	st.liveTimeout, st.lagTimeout = time.Hour, time.Hour // only the stop ends them
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	for _, ch := range []chan struct{}{hp.entered, hl.entered} {
+		select {
+		case <-ch:
+		case <-time.After(15 * time.Second):
+			t.Fatal("hanging target never probed")
+		}
+	}
+
+	// The good target keeps being probed and emitted.
+	o := rec.waitFor(t, good.ID, 0, "good ready", state(gslb.Ready))
+	o = rec.waitFor(t, good.ID, o.Seq, "good keeps going", func(gslb.Observation) bool { return true })
+	rec.waitFor(t, good.ID, o.Seq, "good keeps going", func(gslb.Observation) bool { return true })
+
+	// SetTargets and Snapshot return while the probes hang.
+	added := a.target("added@x", 0)
+	returned := make(chan []gslb.Observation, 1)
+	go func() {
+		m.SetTargets([]Target{good, stuck, added})
+		returned <- m.Snapshot()
+	}()
+	select {
+	case snap := <-returned:
+		if _, ok := findObs(snap, stuck.ID); ok {
+			t.Fatalf("hanging target has an observation: %+v", snap)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("SetTargets/Snapshot blocked behind a hanging probe")
+	}
+	rec.waitFor(t, added.ID, 0, "added target ready", state(gslb.Ready))
+	select {
+	case <-m.FirstRound():
+		t.Fatal("first round done without the hanging target's result")
+	default:
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("Run did not return with probes hanging")
+	}
+	for _, h := range []*hangProber{hp, &hl.hangProber} {
+		if h.calls.Load() != 1 || h.most.Load() != 1 {
+			t.Fatalf("hanging target: %d calls, %d at once; want exactly one", h.calls.Load(), h.most.Load())
+		}
+	}
+	waitGoroutines(t, base)
+}
