@@ -16,12 +16,18 @@ import (
 // (u)varints, times are Unix nanoseconds as a varint (0 is the zero time).
 // A decoder never trusts a length: every one is checked against the bytes
 // that remain, and trailing bytes make the message malformed.
+//
+// msgState ends with an optional section of write-active records (count,
+// then records), written only when there are any: a state without them is
+// byte for byte what nodes from before write-active records send and
+// accept, so they keep syncing with newer nodes until the first failover.
 const (
 	protoVersion byte = 1
 
 	msgObservation byte = 1 // one Observation (gossip)
 	msgDrain       byte = 2 // one Drain (gossip)
 	msgState       byte = 3 // the full table (push/pull)
+	msgActive      byte = 4 // one WriteActive (gossip)
 )
 
 // Field limits. They keep one broadcast well under memberlist's UDP budget
@@ -31,6 +37,9 @@ const (
 	maxEndpointLen = 512
 	maxReasonLen   = 256
 	maxByLen       = 255
+	// maxGSLBNameLen fits any DNS name in presentation form (253 + dot).
+	maxGSLBNameLen = 255
+	maxRegionLen   = 255
 )
 
 // Drop reasons, the label values of gslbd_cluster_messages_dropped_total.
@@ -38,7 +47,7 @@ const (
 	dropVersion   = "version"   // unknown protocol version
 	dropType      = "type"      // unknown or misplaced message type
 	dropMalformed = "malformed" // garbage, truncated, out-of-range field
-	dropOld       = "old"       // Seq (or drain time) not newer than what we hold: replay or older copy
+	dropOld       = "old"       // Seq (or drain/active time) not newer than what we hold: replay or older copy
 	dropFuture    = "future"    // timestamp more than maxSkew ahead of our clock
 	dropUnknown   = "unknown_endpoint"
 )
@@ -70,6 +79,8 @@ func typeName(t byte) string {
 		return "drain"
 	case msgState:
 		return "state"
+	case msgActive:
+		return "active"
 	default:
 		return "unknown"
 	}
@@ -82,6 +93,9 @@ type message struct {
 	Drain  gslb.Drain         // msgDrain
 	State  []gslb.Observation // msgState
 	Drains []gslb.Drain       // msgState
+	Active gslb.WriteActive   // msgActive
+	// Actives: msgState's optional section (nil when absent or empty).
+	Actives []gslb.WriteActive
 }
 
 func encodeObservation(o gslb.Observation) ([]byte, error) {
@@ -96,8 +110,14 @@ func encodeDrain(d gslb.Drain) ([]byte, error) {
 	return appendDrain(b, d)
 }
 
-func encodeState(obs []gslb.Observation, drains []gslb.Drain) ([]byte, error) {
-	b := make([]byte, 0, 64*(len(obs)+len(drains))+8)
+func encodeActive(a gslb.WriteActive) ([]byte, error) {
+	b := make([]byte, 0, 16+len(a.Name)+len(a.Region)+len(a.By))
+	b = append(b, protoVersion, msgActive)
+	return appendActive(b, a)
+}
+
+func encodeState(obs []gslb.Observation, drains []gslb.Drain, actives []gslb.WriteActive) ([]byte, error) {
+	b := make([]byte, 0, 64*(len(obs)+len(drains)+len(actives))+8)
 	b = append(b, protoVersion, msgState)
 	b = binary.AppendUvarint(b, uint64(len(obs)))
 	var err error
@@ -109,6 +129,15 @@ func encodeState(obs []gslb.Observation, drains []gslb.Drain) ([]byte, error) {
 	b = binary.AppendUvarint(b, uint64(len(drains)))
 	for _, d := range drains {
 		if b, err = appendDrain(b, d); err != nil {
+			return nil, err
+		}
+	}
+	if len(actives) == 0 {
+		return b, nil // the section is optional (see msgState)
+	}
+	b = binary.AppendUvarint(b, uint64(len(actives)))
+	for _, a := range actives {
+		if b, err = appendActive(b, a); err != nil {
 			return nil, err
 		}
 	}
@@ -157,6 +186,26 @@ func appendDrain(b []byte, d gslb.Drain) ([]byte, error) {
 	b = append(b, flags)
 	b = binary.AppendVarint(b, timeNanos(d.At))
 	b = appendString(b, d.By)
+	return b, nil
+}
+
+func appendActive(b []byte, a gslb.WriteActive) ([]byte, error) {
+	if err := checkName("write name", a.Name, maxGSLBNameLen); err != nil {
+		return nil, err
+	}
+	if err := checkName("region", a.Region, maxRegionLen); err != nil {
+		return nil, err
+	}
+	if len(a.By) > maxByLen {
+		return nil, fmt.Errorf("cluster: write-active author %q longer than %d bytes", a.By, maxByLen)
+	}
+	if a.At.IsZero() {
+		return nil, fmt.Errorf("cluster: write-active record of %s without time", a.Name)
+	}
+	b = appendString(b, a.Name)
+	b = appendString(b, a.Region)
+	b = binary.AppendVarint(b, timeNanos(a.At))
+	b = appendString(b, a.By)
 	return b, nil
 }
 
@@ -222,6 +271,8 @@ func decode(buf []byte) (message, error) {
 		m.Obs = r.observation()
 	case msgDrain:
 		m.Drain = r.drain()
+	case msgActive:
+		m.Active = r.active()
 	case msgState:
 		// Each record takes at least 8 bytes, so a count larger than
 		// that bound is a lie and we refuse it before allocating.
@@ -238,6 +289,17 @@ func decode(buf []byte) (message, error) {
 		}
 		for i := 0; i < n && r.err == nil; i++ {
 			m.Drains = append(m.Drains, r.drain())
+		}
+		if r.err == nil && len(r.b) > 0 {
+			// A record is at least 6 bytes: name and region of one byte
+			// with their lengths, a non-zero time, an empty By.
+			n = r.count(6)
+			if n > 0 {
+				m.Actives = make([]gslb.WriteActive, 0, n)
+			}
+			for i := 0; i < n && r.err == nil; i++ {
+				m.Actives = append(m.Actives, r.active())
+			}
 		}
 	default:
 		return message{}, fmt.Errorf("%w %d", errType, m.Type)
@@ -386,4 +448,22 @@ func (r *reader) drain() gslb.Drain {
 		r.fail("drain without time")
 	}
 	return d
+}
+
+func (r *reader) active() gslb.WriteActive {
+	var a gslb.WriteActive
+	a.Name = r.string("write name", maxGSLBNameLen)
+	a.Region = r.string("region", maxRegionLen)
+	a.At = nanosTime(r.varint())
+	a.By = r.string("by", maxByLen)
+	if r.err != nil {
+		return gslb.WriteActive{}
+	}
+	switch {
+	case a.Name == "" || a.Region == "":
+		r.fail("empty write name or region")
+	case a.At.IsZero():
+		r.fail("write-active record without time")
+	}
+	return a
 }

@@ -62,14 +62,14 @@ func TestCodecRoundTrip(t *testing.T) {
 
 	obs := []gslb.Observation{o, zero}
 	drains := []gslb.Drain{d}
-	b, err = encodeState(obs, drains)
+	b, err = encodeState(obs, drains, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if m, err = decode(b); err != nil || !reflect.DeepEqual(m.State, obs) || !reflect.DeepEqual(m.Drains, drains) {
 		t.Fatalf("state round trip: %v\n%+v\n%+v", err, m.State, m.Drains)
 	}
-	b, _ = encodeState(nil, nil)
+	b, _ = encodeState(nil, nil, nil)
 	if m, err = decode(b); err != nil || len(m.State) != 0 || len(m.Drains) != 0 {
 		t.Fatalf("empty state: %v %+v", err, m)
 	}
@@ -240,7 +240,7 @@ func TestReceiveDropsAndCounts(t *testing.T) {
 	n.receive(append([]byte{protoVersion, msgObservation}, "garbage!"...))
 	n.receive(append([]byte{protoVersion + 1}, enc(o)[1:]...))
 	n.receive([]byte{protoVersion, 200, 1, 2, 3})
-	stateMsg, _ := encodeState(nil, nil)
+	stateMsg, _ := encodeState(nil, nil, nil)
 	n.receive(stateMsg) // push/pull payload in a gossip message
 	for reason, want := range map[string]float64{dropUnknown: 1, dropMalformed: 1, dropVersion: 2, dropType: 2} {
 		if got := dropped(reason); got != want {
@@ -295,7 +295,7 @@ func TestMergeStateRelayedCopies(t *testing.T) {
 	stale := fromPeer
 	stale.Seq, stale.State = 15, gslb.Down
 	other := gslb.Observation{Endpoint: "us@www", Node: "other", State: gslb.Down, ObservedAt: now, Seq: 3}
-	st, err := encodeState([]gslb.Observation{stale, other}, []gslb.Drain{{Endpoint: "us@www", Drained: true, At: now, By: "other"}})
+	st, err := encodeState([]gslb.Observation{stale, other}, []gslb.Drain{{Endpoint: "us@www", Drained: true, At: now, By: "other"}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -338,10 +338,15 @@ func FuzzDecode(f *testing.F) {
 	f.Add(b)
 	b, _ = encodeDrain(gslb.Drain{Endpoint: "e", Drained: true, At: t0, By: "n"})
 	f.Add(b)
-	b, _ = encodeState([]gslb.Observation{o, {Endpoint: "x", Node: "y"}}, []gslb.Drain{{Endpoint: "e", At: t0}})
+	b, _ = encodeState([]gslb.Observation{o, {Endpoint: "x", Node: "y"}}, []gslb.Drain{{Endpoint: "e", At: t0}}, nil)
+	f.Add(b)
+	b, _ = encodeActive(sampleActive())
+	f.Add(b)
+	b, _ = encodeState([]gslb.Observation{o}, nil, []gslb.WriteActive{sampleActive(), {Name: "n", Region: "r", At: t0}})
 	f.Add(b)
 	f.Add([]byte{})
 	f.Add([]byte{protoVersion, msgState, 0xff, 0xff, 0xff, 0xff, 0x0f})
+	f.Add([]byte{protoVersion, msgState, 0, 0, 0xff, 0xff, 0xff, 0xff, 0x0f})
 	f.Add([]byte{2, msgObservation})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		m, err := decode(data)
@@ -356,8 +361,10 @@ func FuzzDecode(f *testing.F) {
 			re, err = encodeObservation(m.Obs)
 		case msgDrain:
 			re, err = encodeDrain(m.Drain)
+		case msgActive:
+			re, err = encodeActive(m.Active)
 		case msgState:
-			re, err = encodeState(m.State, m.Drains)
+			re, err = encodeState(m.State, m.Drains, m.Actives)
 		default:
 			t.Fatalf("decoded unknown type %d", m.Type)
 		}

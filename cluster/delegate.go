@@ -63,9 +63,9 @@ func (d *delegate) NotifyUpdate(node *memberlist.Node) {
 	d.n.memberEvent(node.Name, node.Address(), memberAlive, isLeaving(node))
 }
 
-// broadcast is one queued gossip message. Its name ("obs/<node>/<endpoint>"
-// or "drain/<endpoint>") makes the queue drop an older copy of the same
-// record when a newer one is queued.
+// broadcast is one queued gossip message. Its name ("obs/<node>/<endpoint>",
+// "drain/<endpoint>" or "active/<name>") makes the queue drop an older copy
+// of the same record when a newer one is queued.
 type broadcast struct {
 	name string
 	msg  []byte

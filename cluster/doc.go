@@ -3,9 +3,10 @@
 // It owns the memberlist setup (bind, advertise, seeds joined with
 // backoff, graceful leave, the encryption keyring and its rotation on
 // reload), the gossip codec, and the table of the latest observation of
-// every node for every endpoint plus the operator drains. It turns that
-// table into a gslb.View by calling the pure agreement rule gslb.Agree;
-// it decides nothing about health itself, it only moves bytes.
+// every node for every endpoint plus the operator drains and the write
+// names' active regions. It turns that table into a gslb.View by calling
+// the pure agreement rule gslb.Agree; it decides nothing about health
+// itself, it only moves bytes.
 //
 // Imports: of gslbd's packages only config and gslb. It must never import
 // dns, health, dashboard or cmd; cmd/gslbd wires Observe to health's
@@ -14,8 +15,8 @@
 // Gossip. A node broadcasts its own observation when the state changes
 // and re-broadcasts all of its own every Refresh, through a
 // memberlist.TransmitLimitedQueue with named broadcasts
-// ("obs/<node>/<endpoint>", "drain/<endpoint>") so a newer record replaces
-// a queued older one. A received record that changes a state is
+// ("obs/<node>/<endpoint>", "drain/<endpoint>", "active/<name>") so a newer
+// record replaces a queued older one. A received record that changes a state is
 // re-broadcast once (epidemic relay), which makes convergence fast even
 // when the originator's transmits miss a node. Push/pull
 // (LocalState/MergeRemoteState) exchanges the whole table, so a joining
@@ -29,6 +30,16 @@
 // ignored, and one time-stamped more than a minute in our future is
 // dropped. Only a node speaks for itself: copies of our own observations
 // coming back are never stored. Drains are newest-At-wins (then By).
+//
+// Write-active records (gslb.WriteActive: a write name's active region as
+// a node's failover or failback decided it) travel exactly like drains:
+// SetActive applies and gossips one, newest At (then By) wins, a received
+// newer record is relayed once, push/pull carries them all, and the View
+// holds them in View.Active, so a Snapshot on every node, also one that
+// restarted or joined late, adopts the newest decision. The cluster does
+// not know the GSLB names, so it keeps any record with a non-empty name
+// and region (bounded in length and in number); the Snapshot ignores
+// records for names or regions it does not have.
 //
 // Encryption uses memberlist's keyring (AES-GCM) with incoming and
 // outgoing verification on, so a peer without a current key can neither
@@ -45,5 +56,6 @@
 // isolated (memberlist stops gossiping to members dead for longer than
 // GossipToTheDeadTime, so a long partition does not heal by itself); it
 // joins one seed at a time so a stop waits for at most one join. Observe,
-// SetDrain, Drains, Reload, Status and View are safe from any goroutine.
+// SetDrain, Drains, SetActive, Actives, Reload, Status and View are safe
+// from any goroutine.
 package cluster

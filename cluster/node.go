@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"slices"
 	"strconv"
@@ -37,6 +38,9 @@ const (
 	joinBackoffMax  = 30 * time.Second
 	// maxDrains caps the drain table against a buggy peer.
 	maxDrains = 10000
+	// maxActives caps the write-active table likewise (the cluster does
+	// not know which GSLB names exist, so it cannot refuse others).
+	maxActives = 10000
 )
 
 // Options configure a Node. Node, Config and Endpoints are required; the
@@ -165,6 +169,7 @@ type Node struct {
 	endpointSet map[string]struct{}
 	obs         map[string]map[string]gslb.Observation // node -> endpoint
 	drains      map[string]gslb.Drain
+	actives     map[string]gslb.WriteActive // by GSLB name
 	seq         uint64
 	members     map[string]memberRec
 	synced      bool
@@ -225,6 +230,7 @@ func New(o Options) (*Node, error) {
 		quorum:    q,
 		obs:       map[string]map[string]gslb.Observation{o.Node: {}},
 		drains:    map[string]gslb.Drain{},
+		actives:   map[string]gslb.WriteActive{},
 		members:   map[string]memberRec{},
 		synced:    solo,
 		joinMin:   joinBackoffMin,
@@ -616,6 +622,18 @@ func (n *Node) queueDrain(d gslb.Drain) {
 	n.queue.QueueBroadcast(&broadcast{name: "drain/" + d.Endpoint, msg: msg})
 }
 
+func (n *Node) queueActive(a gslb.WriteActive) {
+	if n.solo {
+		return
+	}
+	msg, err := encodeActive(a)
+	if err != nil {
+		n.log.Warn("cluster: cannot encode write-active record", zap.Error(err))
+		return
+	}
+	n.queue.QueueBroadcast(&broadcast{name: "active/" + a.Name, msg: msg})
+}
+
 // SetDrain applies an operator's drain or undrain locally and gossips it.
 // A zero At is now, an empty By is this node. An action is never lost to
 // clock skew: if a newer record is already held, At is moved just past it.
@@ -650,6 +668,67 @@ func drainNewer(a, b gslb.Drain) bool {
 		return a.At.After(b.At)
 	}
 	return a.By > b.By
+}
+
+// SetActive records a write name's new active region, decided by this
+// node's failover or failback (gslb.Snapshot.ActiveChanges), and gossips
+// it; the View carries the newest record per name (View.Active). A zero
+// At is now, an empty By is this node. Like a drain, a decision is never
+// lost to clock skew: if a newer record is already held, At is moved just
+// past it (the Snapshot then sees its own region come back, a bit newer,
+// and changes nothing). A record without a name or region, or with one
+// longer than the codec carries, is logged and ignored.
+func (n *Node) SetActive(a gslb.WriteActive) {
+	if a.Name == "" || len(a.Name) > maxGSLBNameLen || a.Region == "" || len(a.Region) > maxRegionLen {
+		n.log.Warn("cluster: ignoring write-active record with a bad name or region",
+			zap.String("name", truncateUTF8(a.Name, maxGSLBNameLen)), zap.String("region", truncateUTF8(a.Region, maxRegionLen)))
+		return
+	}
+	if a.At.IsZero() {
+		a.At = n.now()
+	}
+	if a.By == "" {
+		a.By = n.name
+	}
+	a.By = truncateUTF8(a.By, maxByLen)
+	n.mu.Lock()
+	cur, ok := n.actives[a.Name]
+	if ok && !activeNewer(a, cur) {
+		a.At = cur.At.Add(time.Nanosecond)
+	}
+	if !ok && len(n.actives) >= maxActives {
+		n.mu.Unlock()
+		n.log.Warn("cluster: write-active table full, record ignored", zap.String("name", a.Name))
+		return
+	}
+	n.actives[a.Name] = a
+	n.mu.Unlock()
+	n.log.Info("cluster: write active region set", zap.String("name", a.Name),
+		zap.String("region", a.Region), zap.String("by", a.By), zap.Time("at", a.At))
+	n.queueActive(a)
+	n.poke()
+}
+
+// activeNewer: the newest At wins, then the greater By, so every node
+// picks the same record.
+func activeNewer(a, b gslb.WriteActive) bool {
+	if !a.At.Equal(b.At) {
+		return a.At.After(b.At)
+	}
+	return a.By > b.By
+}
+
+// Actives returns the newest write-active record of every name, sorted by
+// name (for the state file).
+func (n *Node) Actives() []gslb.WriteActive {
+	n.mu.Lock()
+	out := make([]gslb.WriteActive, 0, len(n.actives))
+	for _, a := range n.actives {
+		out = append(out, a)
+	}
+	n.mu.Unlock()
+	slices.SortFunc(out, func(a, b gslb.WriteActive) int { return strings.Compare(a.Name, b.Name) })
+	return out
 }
 
 // Drains returns the current drain records sorted by endpoint.
@@ -706,6 +785,15 @@ func (n *Node) receive(b []byte) {
 			return
 		}
 		n.queueDrain(m.Drain)
+	case msgActive:
+		n.mu.Lock()
+		reason := n.mergeActiveLocked(m.Active, now)
+		n.mu.Unlock()
+		if reason != "" {
+			n.drop(reason, nil)
+			return
+		}
+		n.queueActive(m.Active)
 	default:
 		n.drop(dropType, fmt.Errorf("message type %d in gossip", m.Type))
 		return
@@ -770,8 +858,23 @@ func (n *Node) mergeDrainLocked(d gslb.Drain, now time.Time) string {
 	return ""
 }
 
+func (n *Node) mergeActiveLocked(a gslb.WriteActive, now time.Time) string {
+	if a.At.After(now.Add(maxSkew)) {
+		return dropFuture
+	}
+	cur, had := n.actives[a.Name]
+	if had && !activeNewer(a, cur) {
+		return dropOld
+	}
+	if !had && len(n.actives) >= maxActives {
+		return dropUnknown
+	}
+	n.actives[a.Name] = a
+	return ""
+}
+
 // localState is our side of a push/pull: every node's latest observation
-// we hold (ours included) and every drain.
+// we hold (ours included), every drain and every write-active record.
 func (n *Node) localState() []byte {
 	n.mu.Lock()
 	var obs []gslb.Observation
@@ -784,8 +887,12 @@ func (n *Node) localState() []byte {
 	for _, d := range n.drains {
 		drains = append(drains, d)
 	}
+	actives := make([]gslb.WriteActive, 0, len(n.actives))
+	for _, a := range n.actives {
+		actives = append(actives, a)
+	}
 	n.mu.Unlock()
-	b, err := encodeState(obs, drains)
+	b, err := encodeState(obs, drains, actives)
 	if err != nil {
 		// Only a bad local record can fail; send nothing rather than a
 		// partial table.
@@ -824,6 +931,11 @@ func (n *Node) mergeState(buf []byte) {
 	}
 	for _, d := range m.Drains {
 		if r := n.mergeDrainLocked(d, now); r != "" && r != dropOld {
+			reasons = append(reasons, r)
+		}
+	}
+	for _, a := range m.Actives {
+		if r := n.mergeActiveLocked(a, now); r != "" && r != dropOld {
 			reasons = append(reasons, r)
 		}
 	}
@@ -932,6 +1044,10 @@ func (n *Node) recompute() {
 	for ep, d := range n.drains {
 		drains[ep] = d
 	}
+	var actives map[string]gslb.WriteActive
+	if len(n.actives) > 0 {
+		actives = maps.Clone(n.actives)
+	}
 	in := gslb.AgreeInput{
 		Now:           now,
 		Self:          n.name,
@@ -939,6 +1055,7 @@ func (n *Node) recompute() {
 		Expect:        expect,
 		Observations:  obs,
 		Drains:        drains,
+		Active:        actives,
 		Endpoints:     slices.Clone(n.endpoints),
 		StaleAfter:    stale,
 		Quorum:        n.quorum,

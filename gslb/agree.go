@@ -2,6 +2,7 @@ package gslb
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -78,6 +79,9 @@ func (q Quorum) reached(ready, fresh int) bool {
 //
 // A drain record with Drained set makes the endpoint Drained whatever is
 // observed. Since is kept from Previous while the state is unchanged.
+//
+// The write-active records (AgreeInput.Active) are copied into the View
+// unchanged: choosing among them is the Snapshot's job, against its config.
 func Agree(in AgreeInput) View {
 	v := View{
 		Self:      in.Self,
@@ -85,6 +89,7 @@ func Agree(in AgreeInput) View {
 		Synced:    in.Synced,
 		Endpoints: make(map[string]EndpointState, len(in.Endpoints)),
 		At:        in.Now,
+		Active:    maps.Clone(in.Active),
 	}
 	alive := make(map[string]bool, len(in.Members)+1)
 	for _, m := range in.Members {

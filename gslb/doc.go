@@ -84,6 +84,18 @@
 // (Options.Previous, WithView). RebuildAt tells the publisher when a
 // pending failback becomes due.
 //
+// Every node must send writes to the same region, also one that restarted
+// or joined after a failover. So a failover or failback decided by a
+// Snapshot is reported by ActiveChanges (stamped with the build time and
+// the node), gossiped by the cluster, and comes back to every node in
+// View.Active, newest (At, then By) first. A Snapshot adopts a record that
+// is newer than its own decision and names a region still in Order as its
+// previous active region (not an initial choice: failback rules apply),
+// then applies the rules above: if the adopted region is not ready, it
+// fails over, and that is a decision of its own. Initial choices are not
+// gossiped: they are the same everywhere (the first ready region in Order)
+// until the first failover, and adopted records are never reported again.
+//
 // # Agreement
 //
 // Agree merges every node's latest observations into a View by quorum,

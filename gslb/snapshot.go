@@ -68,6 +68,17 @@ type activeWrite struct {
 	// (probes start at random offsets), so a more preferred region that
 	// becomes ready takes over. Failback rules apply only after a failover.
 	initial bool
+	// at is when the decision that made region active was taken: the
+	// build's Now of a local failover or failback, the At of a record
+	// adopted from the cluster, zero for an initial choice. A cluster
+	// record is adopted only when it is newer than at.
+	at time.Time
+	// adopted says where an adopted region came from ("adopted from n2
+	// (cluster) at ..."); kept while the region stays, for the reasons.
+	adopted string
+	// decided is true when this very build changed the region by a local
+	// failover or failback: the news ActiveChanges hands to the cluster.
+	decided bool
 }
 
 // NewSnapshot compiles a validated config with a View into a Snapshot.
@@ -129,9 +140,13 @@ func (s *Snapshot) setView(prev *Snapshot, v View, now time.Time) {
 		if prev != nil {
 			if pg := prev.c.byName[g.fqdn]; pg != nil && pg.write && pg.idx < len(prev.active) {
 				was = prev.active[pg.idx]
+				was.decided = false // news of the previous build only
 			}
 		}
-		s.active[gi] = s.chooseActive(g, was)
+		if rec, ok := v.Active[g.fqdn]; ok {
+			was = adopt(g, was, rec)
+		}
+		s.active[gi] = s.stampActive(g, was)
 	}
 	// Events: every agreed state change from the previous View, in config
 	// order, appended to the carried history.
@@ -172,6 +187,42 @@ func (s *Snapshot) regionReady(g *gname, r string) (bool, time.Time) {
 		ok = true
 	}
 	return ok, since
+}
+
+// adopt returns the region the write-name rules start from: the
+// cluster's record when it is newer than the local decision and names a
+// region still in the order, else the local one. An adopted region is not
+// an initial choice, so failback rules apply to it.
+func adopt(g *gname, was activeWrite, rec WriteActive) activeWrite {
+	if rec.Region == "" || !slices.Contains(g.order, rec.Region) || !rec.At.After(was.at) {
+		return was
+	}
+	if rec.Region == was.region && !was.initial {
+		// The same decision, ours coming back or a peer's twin (the
+		// cluster may have moved its At past an older record): only
+		// remember the newer time, so it is not adopted again.
+		was.at = rec.At
+		return was
+	}
+	from := "adopted from " + rec.By + " (cluster) at " + rec.At.UTC().Format(time.RFC3339)
+	return activeWrite{region: rec.Region, reason: from, at: rec.At, adopted: from}
+}
+
+// stampActive applies chooseActive to was and stamps the result: a region
+// kept keeps its decision time and origin; a region changed by failover or
+// failback is a local decision taken now.
+func (s *Snapshot) stampActive(g *gname, was activeWrite) activeWrite {
+	a := s.chooseActive(g, was)
+	switch {
+	case a.region == was.region:
+		a.at, a.adopted = was.at, was.adopted
+		if a.adopted != "" && a.reason != a.adopted {
+			a.reason += " (" + a.adopted + ")"
+		}
+	case !a.initial && a.region != "":
+		a.at, a.decided = s.now, true
+	}
+	return a
 }
 
 // chooseActive applies the write-name rules: start on the first ready
@@ -233,6 +284,20 @@ func (s *Snapshot) chooseActive(g *gname, prev activeWrite) activeWrite {
 		}
 	}
 	return aw
+}
+
+// ActiveChanges returns the write names whose active region this Snapshot
+// changed by its own failover or failback decision (not an initial choice,
+// not one adopted from the cluster), stamped with the build time and the
+// node name, for the publisher to gossip.
+func (s *Snapshot) ActiveChanges() []WriteActive {
+	var out []WriteActive
+	for gi, a := range s.active {
+		if a.decided {
+			out = append(out, WriteActive{Name: s.c.names[gi].fqdn, Region: a.region, At: a.at, By: s.cfg.Node})
+		}
+	}
+	return out
 }
 
 // RebuildAt is the earliest time at which rebuilding the Snapshot with the

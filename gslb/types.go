@@ -85,6 +85,15 @@ type Drain struct {
 	By       string    `json:"by"` // node that took the action
 }
 
+// WriteActive is a write name's active region as decided by a node's
+// failover or failback; the newest (At, then By) wins cluster-wide.
+type WriteActive struct {
+	Name   string    `json:"name"` // GSLB name FQDN, e.g. "db.gslb.test."
+	Region string    `json:"region"`
+	At     time.Time `json:"at"`
+	By     string    `json:"by"`
+}
+
 // Member is one cluster member as the local node sees it.
 type Member struct {
 	Name  string `json:"name"`
@@ -123,6 +132,9 @@ type AgreeInput struct {
 	Observations map[string]map[string]Observation
 	// Drains holds the newest drain record per endpoint.
 	Drains map[string]Drain
+	// Active holds the newest write-active record per GSLB name (by
+	// WriteActive.Name); Agree passes it to the View unchanged.
+	Active map[string]WriteActive
 	// Endpoints lists every configured endpoint ID.
 	Endpoints  []string
 	StaleAfter time.Duration
@@ -148,6 +160,10 @@ type View struct {
 	Synced    bool                     `json:"synced"`
 	Endpoints map[string]EndpointState `json:"endpoints"`
 	At        time.Time                `json:"at"`
+	// Active is the cluster's newest write-active record per GSLB name
+	// (AgreeInput.Active); a Snapshot adopts a record newer than its own
+	// decision, so every node sends writes to the same region.
+	Active map[string]WriteActive `json:"active,omitempty"`
 }
 
 // EndpointState is the agreed state of one endpoint.
