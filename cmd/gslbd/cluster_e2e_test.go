@@ -56,12 +56,19 @@ zones:
         endpoints:
           - {region: r1, addresses: [192.0.2.1], liveness: {url: "%s/healthz"}}
           - {region: r2, addresses: [192.0.2.2], liveness: {url: "%s/healthz"}}
+      - name: db
+        role: write
+        order: [r1, r2]
+        ttl: 5s
+        endpoints:
+          - {region: r1, addresses: [192.0.2.11], liveness: {url: "%s/healthz"}}
+          - {region: r2, addresses: [192.0.2.12], liveness: {url: "%s/healthz"}}
 cluster:
   bind: 127.0.0.1:%d
   seeds: [%s]
   expect: %d
   keys: [%s]
-`, name, b1.srv.URL, b2.srv.URL, bind, strings.Join(s, ", "), expect, testKey)
+`, name, b1.srv.URL, b2.srv.URL, b1.srv.URL, b2.srv.URL, bind, strings.Join(s, ", "), expect, testKey)
 }
 
 // TestThreeProcessCluster runs three gslbd processes gossiping on loopback:
@@ -81,6 +88,24 @@ func TestThreeProcessCluster(t *testing.T) {
 	}
 	took := failoverRound(t, nodes, b1)
 	t.Logf("convergence: %v from r1's death until the last of 3 nodes stopped answering it (interval 1s, fall 2)", took)
+
+	// The write name failed over to r2 with the read name and, failback
+	// being manual, stays there although r1 is back. A restarted node must
+	// take the cluster's decision, not pick r1 as the first in order.
+	for _, nd := range nodes {
+		waitFor(t, "db on r2 everywhere", 10*time.Second, func() bool { return equalAddrs(nd.answersFor("db.gslb.test", ""), "192.0.2.12") })
+	}
+	nodes[2] = nodes[2].restart()
+	waitFor(t, "restarted node ready", 30*time.Second, func() bool { code, _ := nodes[2].get("/readyz"); return code == 200 })
+	waitFor(t, "restarted node answers app on r1", 30*time.Second, func() bool {
+		return equalAddrs(nodes[2].answersFor("app.gslb.test", ""), "192.0.2.1")
+	})
+	for i := 0; i < 10; i++ { // 1 s of answers after it is ready and probing
+		if got := nodes[2].answersFor("db.gslb.test", ""); !equalAddrs(got, "192.0.2.12") {
+			t.Fatalf("restarted node sends writes to %v; the cluster's active region is r2 (192.0.2.12)", got)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // BenchmarkFailoverConvergence5Processes measures, with five gslbd

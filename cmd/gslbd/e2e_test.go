@@ -75,6 +75,7 @@ func (l *lockedBuffer) String() string {
 // node is one running gslbd process.
 type node struct {
 	t      testing.TB
+	args   []string
 	cmd    *exec.Cmd
 	logs   *lockedBuffer
 	stdout *lockedBuffer
@@ -92,7 +93,7 @@ func startNode(t testing.TB, args ...string) *node {
 	full := append([]string{"-log-format", "json", "-dns", "127.0.0.1:0", "-http", "127.0.0.1:0", "-lameduck", "200ms"}, args...)
 	cmd := exec.Command(bin, full...)
 	pr, pw := io.Pipe()
-	n := &node{t: t, cmd: cmd, logs: &lockedBuffer{}, stdout: &lockedBuffer{}, done: make(chan error, 1)}
+	n := &node{t: t, args: args, cmd: cmd, logs: &lockedBuffer{}, stdout: &lockedBuffer{}, done: make(chan error, 1)}
 	cmd.Stderr = pw
 	cmd.Stdout = n.stdout
 	if err := cmd.Start(); err != nil {
@@ -146,6 +147,14 @@ func startNode(t testing.TB, args ...string) *node {
 		}
 	}
 	return n
+}
+
+// restart stops the node and starts it again with the same arguments
+// (new ports for DNS and HTTP).
+func (n *node) restart() *node {
+	n.t.Helper()
+	n.stop()
+	return startNode(n.t, n.args...)
 }
 
 // stop sends SIGTERM and waits (bounded) for the process to exit.

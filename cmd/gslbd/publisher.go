@@ -27,7 +27,7 @@ type publisher struct {
 	m        *metrics
 	health   *health.Manager
 	cluster  *cluster.Node
-	drains   *drainFile
+	state    *stateFile
 	setToken func(string)
 
 	// fingerprint identifies the loaded config and database files, so the
@@ -74,7 +74,17 @@ func (p *publisher) applyView(v gslb.View) {
 			zap.String("endpoint", ev.Endpoint), zap.Stringer("from", ev.From),
 			zap.Stringer("to", ev.To), zap.String("reason", ev.Reason))
 	}
-	p.drains.save(p.cluster.Drains())
+	p.shareActive(next)
+	p.state.save(p.cluster.Drains(), p.cluster.Actives())
+}
+
+// shareActive gossips the write-name failovers and failbacks this node
+// decided, so every node sends writes to the same region.
+func (p *publisher) shareActive(s *gslb.Snapshot) {
+	for _, a := range s.ActiveChanges() {
+		p.log.Info("write name active region changed", zap.String("name", a.Name), zap.String("region", a.Region))
+		p.cluster.SetActive(a)
+	}
 }
 
 // newEvents returns next's events that cur did not have yet.
@@ -123,6 +133,7 @@ func (p *publisher) reload() {
 		return
 	}
 	p.store.Swap(next)
+	p.shareActive(next)
 	p.fingerprint = fp
 	p.health.SetTargets(health.TargetsFromConfig(cfg))
 	if err := p.cluster.Reload(cfg.Cluster, endpointIDs(cfg)); err != nil {

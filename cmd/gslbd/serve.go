@@ -125,8 +125,8 @@ func serve(ctx context.Context, f flags, hup <-chan os.Signal, log *zap.Logger, 
 	})
 	hm.SetTargets(health.TargetsFromConfig(cfg))
 
-	drains := &drainFile{path: cfg.StateFile, log: log.Named("state")}
-	if err := drains.restore(node); err != nil {
+	state := &stateFile{path: cfg.StateFile, log: log.Named("state")}
+	if err := state.restore(node); err != nil {
 		return err
 	}
 
@@ -178,7 +178,7 @@ func serve(ctx context.Context, f flags, hup <-chan os.Signal, log *zap.Logger, 
 
 	pub := &publisher{
 		store: store, views: views, hup: hup, src: src, log: log.Named("publisher"), m: m,
-		health: hm, cluster: node, drains: drains,
+		health: hm, cluster: node, state: state,
 		setToken: func(t string) {
 			if devToken == "" {
 				tokenVal.Store(t)

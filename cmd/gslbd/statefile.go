@@ -16,22 +16,26 @@ import (
 	"github.com/gslbd/gslbd/gslb"
 )
 
-// drainFile keeps operator drains across restarts. Drains are cluster
-// state (gossiped, newest wins); the file only seeds this node at start.
-type drainFile struct {
+// stateFile keeps operator drains and write names' active regions across
+// restarts. Both are cluster state (gossiped, newest wins); the file only
+// seeds this node at start.
+type stateFile struct {
 	path string
 	log  *zap.Logger
 	last []byte
 }
 
-type drainState struct {
+type savedState struct {
 	Drains []gslb.Drain `json:"drains"`
+	// Active holds write names' active regions after a failover, so a
+	// restarted cluster does not silently fail back.
+	Active []gslb.WriteActive `json:"active,omitempty"`
 }
 
 // restore feeds the saved drains to the cluster node. A missing file is a
 // first start; an unreadable or corrupt one stops the start, since serving
 // a drained endpoint by mistake is worse than not starting.
-func (d *drainFile) restore(node *cluster.Node) error {
+func (d *stateFile) restore(node *cluster.Node) error {
 	if d.path == "" {
 		return nil
 	}
@@ -42,25 +46,28 @@ func (d *drainFile) restore(node *cluster.Node) error {
 	if err != nil {
 		return fmt.Errorf("state file: %w", err)
 	}
-	var st drainState
+	var st savedState
 	if err := json.Unmarshal(b, &st); err != nil {
 		return fmt.Errorf("state file %s: %w", d.path, err)
 	}
 	for _, dr := range st.Drains {
 		node.SetDrain(dr)
 	}
+	for _, a := range st.Active {
+		node.SetActive(a)
+	}
 	d.last = bytes.TrimSpace(b)
-	d.log.Info("drains restored", zap.String("file", d.path), zap.Int("drains", len(st.Drains)))
+	d.log.Info("state restored", zap.String("file", d.path), zap.Int("drains", len(st.Drains)), zap.Int("active", len(st.Active)))
 	return nil
 }
 
-// save writes the drains when they changed, atomically (temp file + rename).
-func (d *drainFile) save(drains []gslb.Drain) {
+// save writes the state when it changed, atomically (temp file + rename).
+func (d *stateFile) save(drains []gslb.Drain, active []gslb.WriteActive) {
 	if d.path == "" {
 		return
 	}
 	sort.Slice(drains, func(i, j int) bool { return drains[i].Endpoint < drains[j].Endpoint })
-	b, err := json.MarshalIndent(drainState{Drains: drains}, "", "  ")
+	b, err := json.MarshalIndent(savedState{Drains: drains, Active: active}, "", "  ")
 	if err != nil || bytes.Equal(b, d.last) {
 		return
 	}
