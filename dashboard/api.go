@@ -8,6 +8,7 @@ import (
 	"math"
 	"net/http"
 	"net/netip"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -400,6 +401,74 @@ func (s *server) handleDrain(drained bool) http.HandlerFunc {
 		s.log.Info("admin action", zap.String("action", action), zap.String("endpoint", id), zap.String("remote", r.RemoteAddr))
 		writeJSON(w, http.StatusOK, DrainResponse{ID: id, Drained: drained})
 	}
+}
+
+// ActiveRequest is the body of POST /api/v1/names/{name}/active.
+type ActiveRequest struct {
+	Region string `json:"region"`
+}
+
+// ActiveResponse answers a successful POST /api/v1/names/{name}/active.
+type ActiveResponse struct {
+	Name   string `json:"name"`
+	Region string `json:"region"`
+	// Note says what happens next: nodes adopt the region, or fail over
+	// from it at once if it is not ready.
+	Note string `json:"note"`
+}
+
+// handleSetActive is the operator's manual failback (or a planned move)
+// of a write name: with failback manual, nothing else brings writes back
+// to the preferred region after a failover.
+func (s *server) handleSetActive(w http.ResponseWriter, r *http.Request) {
+	if !s.authorize(w, r) {
+		return
+	}
+	name := strings.ToLower(strings.TrimSuffix(r.PathValue("name"), ".")) + "."
+	var req ActiveRequest
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil || req.Region == "" {
+		writeError(w, http.StatusBadRequest, `bad JSON body: want {"region": "<region in the name's order>"}`)
+		return
+	}
+	snap := s.snapshot(w)
+	if snap == nil {
+		return
+	}
+	if _, _, ok := snap.ActiveRegion(name); !ok {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("%q is not a write name", name))
+		return
+	}
+	if !slices.Contains(writeOrder(snap, name), req.Region) {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("region %q is not in the order of %s: %v", req.Region, name, writeOrder(snap, name)))
+		return
+	}
+	if s.o.SetActive == nil {
+		writeError(w, http.StatusNotImplemented, "setting the active region is not available on this node")
+		return
+	}
+	if err := s.o.SetActive(name, req.Region); err != nil {
+		s.log.Error("admin action failed", zap.String("action", "set-active"), zap.String("name", name), zap.Error(err))
+		writeError(w, http.StatusInternalServerError, "set active region failed: "+err.Error())
+		return
+	}
+	s.log.Info("admin action", zap.String("action", "set-active"), zap.String("name", name),
+		zap.String("region", req.Region), zap.String("remote", r.RemoteAddr))
+	writeJSON(w, http.StatusOK, ActiveResponse{Name: name, Region: req.Region,
+		Note: "every node adopts it; a node where the region is not ready fails over from it at once"})
+}
+
+// writeOrder is the region order of a write name from the config.
+func writeOrder(snap *gslb.Snapshot, fqdn string) []string {
+	for _, z := range snap.Config().Zones {
+		for _, n := range z.Names {
+			if n.Name == fqdn {
+				return n.Order
+			}
+		}
+	}
+	return nil
 }
 
 // DevRequest is the body of POST /api/v1/dev/regions/{region}; absent

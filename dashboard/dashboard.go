@@ -64,6 +64,10 @@ type Options struct {
 	// ErrUnknownEndpoint for an ID it does not know. Nil makes the drain
 	// endpoints answer 501.
 	Drain func(id string, drained bool) error
+	// SetActive makes region the active region of a write name on every
+	// node (an operator's manual failback or failover). Nil makes the
+	// route answer 501.
+	SetActive func(name, region string) error
 	// Cluster optionally returns a JSON-marshalable cluster status shown
 	// under "cluster" in /api/v1/state.
 	Cluster func() any
@@ -120,6 +124,7 @@ func New(o Options) http.Handler {
 	mux.HandleFunc("GET /api/v1/explain", s.handleExplain)
 	mux.HandleFunc("POST /api/v1/endpoints/{id}/drain", s.handleDrain(true))
 	mux.HandleFunc("POST /api/v1/endpoints/{id}/undrain", s.handleDrain(false))
+	mux.HandleFunc("POST /api/v1/names/{name}/active", s.handleSetActive)
 	if o.Dev != nil {
 		mux.HandleFunc("GET /api/v1/dev/regions", s.handleDevList)
 		mux.HandleFunc("POST /api/v1/dev/regions/{region}", s.handleDevSet)

@@ -32,6 +32,8 @@ func newBackend(t testing.TB) *backend {
 	return b
 }
 
+const testAdminToken = "cluster-test-token"
+
 const testKey = "c2VjcmV0LWtleS1mb3ItZ3NsYmQtdGVzdHMtMzItYiE=" // 32 bytes
 
 func clusterConfig(name string, bind int, seeds []int, b1, b2 *backend) string {
@@ -63,6 +65,7 @@ zones:
         endpoints:
           - {region: r1, addresses: [192.0.2.11], liveness: {url: "%s/healthz"}}
           - {region: r2, addresses: [192.0.2.12], liveness: {url: "%s/healthz"}}
+admin: {token: cluster-test-token}
 cluster:
   bind: 127.0.0.1:%d
   seeds: [%s]
@@ -105,6 +108,14 @@ func TestThreeProcessCluster(t *testing.T) {
 			t.Fatalf("restarted node sends writes to %v; the cluster's active region is r2 (192.0.2.12)", got)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+
+	// The operator fails back by hand on one node; every node follows.
+	if code := nodes[0].post("/api/v1/names/db.gslb.test/active", testAdminToken, `{"region":"r1"}`); code != 200 {
+		t.Fatalf("manual failback: %d", code)
+	}
+	for _, nd := range nodes {
+		waitFor(t, "db back on r1 everywhere", 10*time.Second, func() bool { return equalAddrs(nd.answersFor("db.gslb.test", ""), "192.0.2.11") })
 	}
 }
 

@@ -167,6 +167,10 @@ func serve(ctx context.Context, f flags, hup <-chan os.Signal, log *zap.Logger, 
 			log.Info("drain changed by operator", zap.String("endpoint", id), zap.Bool("drained", drained))
 			return nil
 		},
+		SetActive: func(name, region string) error {
+			node.SetActive(gslb.WriteActive{Name: name, Region: region, At: time.Now(), By: store.Load().NodeName()})
+			return nil
+		},
 		Cluster:    func() any { return node.Status() },
 		Dev:        dev,
 		Logger:     log.Named("http"),
