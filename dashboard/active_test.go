@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/gslbd/gslbd/config"
 	"github.com/gslbd/gslbd/gslb"
@@ -24,7 +25,12 @@ func writeStore(t *testing.T) *gslb.Store {
 			Weight: &one, ID: r + "@db.gslb.example.com"})
 	}
 	z.Names = append(z.Names, db)
-	snap, err := gslb.NewSnapshot(gslb.Options{Config: cfg, View: testView(gslb.Ready), Now: testNow})
+	v := testView(gslb.Ready)
+	for _, r := range []string{"eu-west", "us-east"} {
+		id := r + "@db.gslb.example.com"
+		v.Endpoints[id] = gslb.EndpointState{ID: id, State: gslb.Ready, Since: testNow.Add(-time.Minute), Reason: "probe ok"}
+	}
+	snap, err := gslb.NewSnapshot(gslb.Options{Config: cfg, View: v, Now: testNow})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -304,3 +304,33 @@ func TestBrowserStalledServerShowsLost(t *testing.T) {
 		t.Fatalf("the page did not recover: %v", err)
 	}
 }
+
+// TestBrowserSetActive: a write name's non-active rows offer "Make
+// active", which posts the region with the token; read names never do.
+func TestBrowserSetActive(t *testing.T) {
+	browser, _ := dashboardtest.NewBrowser(t)
+	fa := &fakeActive{}
+	srv := httptest.NewServer(New(Options{Source: writeStore(t), Token: func() string { return testToken }, SetActive: fa.SetActive}))
+	t.Cleanup(srv.Close)
+	ctx, cancel := context.WithTimeout(browser, 60*time.Second)
+	defer cancel()
+	const usDB, euDB = "us-east@db.gslb.example.com", "eu-west@db.gslb.example.com"
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(srv.URL+"/"),
+		waitContains(rowSel(euDB, ".id"), "active"),
+		chromedp.Poll[chromedp.Void](fmt.Sprintf(`(() => {
+			const vis = id => !document.querySelector('tr[data-endpoint="' + id + '"] button.activate').hidden;
+			return vis(%s) && !vis(%s) && !vis(%s);
+		})()`, jsString(usDB), jsString(euDB), jsString(idEU)), chromedp.WithPollingTimeout(20*time.Second)),
+		chromedp.Evaluate[chromedp.Void](`sessionStorage.clear(); window.prompt = () => `+jsString(testToken)+`;`),
+		chromedp.Click(chromedp.CSS(rowSel(usDB, "button.activate"))),
+		waitContains("#message", "us-east is now the active region of db.gslb.example.com."),
+	); err != nil {
+		t.Fatal(err)
+	}
+	fa.mu.Lock()
+	defer fa.mu.Unlock()
+	if len(fa.calls) != 1 || fa.calls[0] != [2]string{"db.gslb.example.com.", "us-east"} {
+		t.Fatalf("SetActive calls %v", fa.calls)
+	}
+}
