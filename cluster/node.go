@@ -79,6 +79,7 @@ type RestartError struct {
 	Fields []string
 }
 
+// Error lists the settings that need a restart.
 func (e *RestartError) Error() string {
 	return "cluster: changes need a restart: " + strings.Join(e.Fields, ", ")
 }

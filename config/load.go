@@ -44,6 +44,7 @@ type Error struct {
 	Problems []Problem
 }
 
+// Error returns every problem, one per line: "FILE:LINE: PATH: MSG".
 func (e *Error) Error() string {
 	src := e.Source
 	if src == "" {
