@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"net"
 	"slices"
 	"strconv"
@@ -169,8 +168,8 @@ type Node struct {
 	endpoints   []string
 	endpointSet map[string]struct{}
 	obs         map[string]map[string]gslb.Observation // node -> endpoint
-	drains      map[string]gslb.Drain
-	actives     map[string]gslb.WriteActive // by GSLB name
+	drains      *lwwTable[gslb.Drain]                  // by endpoint
+	actives     *lwwTable[gslb.WriteActive]            // by GSLB name
 	seq         uint64
 	members     map[string]memberRec
 	synced      bool
@@ -230,8 +229,8 @@ func New(o Options) (*Node, error) {
 		cfg:       cfg,
 		quorum:    q,
 		obs:       map[string]map[string]gslb.Observation{o.Node: {}},
-		drains:    map[string]gslb.Drain{},
-		actives:   map[string]gslb.WriteActive{},
+		drains:    newDrainTable(),
+		actives:   newActiveTable(),
 		members:   map[string]memberRec{},
 		synced:    solo,
 		joinMin:   joinBackoffMin,
@@ -651,24 +650,16 @@ func (n *Node) SetDrain(d gslb.Drain) {
 	}
 	d.By = truncateUTF8(d.By, maxByLen)
 	n.mu.Lock()
-	if cur, ok := n.drains[d.Endpoint]; ok && !drainNewer(d, cur) {
-		d.At = cur.At.Add(time.Nanosecond)
-	}
-	n.drains[d.Endpoint] = d
+	d, ok := n.drains.setLocal(d)
 	n.mu.Unlock()
+	if !ok {
+		n.log.Warn("cluster: drain table full, drain ignored", zap.String("endpoint", d.Endpoint))
+		return
+	}
 	n.log.Info("cluster: drain set", zap.String("endpoint", d.Endpoint),
 		zap.Bool("drained", d.Drained), zap.String("by", d.By))
 	n.queueDrain(d)
 	n.poke()
-}
-
-// drainNewer: the newest At wins, then the greater By, so every node
-// picks the same record.
-func drainNewer(a, b gslb.Drain) bool {
-	if !a.At.Equal(b.At) {
-		return a.At.After(b.At)
-	}
-	return a.By > b.By
 }
 
 // SetActive records a write name's new active region, decided by this
@@ -693,55 +684,31 @@ func (n *Node) SetActive(a gslb.WriteActive) {
 	}
 	a.By = truncateUTF8(a.By, maxByLen)
 	n.mu.Lock()
-	cur, ok := n.actives[a.Name]
-	if ok && !activeNewer(a, cur) {
-		a.At = cur.At.Add(time.Nanosecond)
-	}
-	if !ok && len(n.actives) >= maxActives {
-		n.mu.Unlock()
+	a, ok := n.actives.setLocal(a)
+	n.mu.Unlock()
+	if !ok {
 		n.log.Warn("cluster: write-active table full, record ignored", zap.String("name", a.Name))
 		return
 	}
-	n.actives[a.Name] = a
-	n.mu.Unlock()
 	n.log.Info("cluster: write active region set", zap.String("name", a.Name),
 		zap.String("region", a.Region), zap.String("by", a.By), zap.Time("at", a.At))
 	n.queueActive(a)
 	n.poke()
 }
 
-// activeNewer: the newest At wins, then the greater By, so every node
-// picks the same record.
-func activeNewer(a, b gslb.WriteActive) bool {
-	if !a.At.Equal(b.At) {
-		return a.At.After(b.At)
-	}
-	return a.By > b.By
-}
-
 // Actives returns the newest write-active record of every name, sorted by
 // name (for the state file).
 func (n *Node) Actives() []gslb.WriteActive {
 	n.mu.Lock()
-	out := make([]gslb.WriteActive, 0, len(n.actives))
-	for _, a := range n.actives {
-		out = append(out, a)
-	}
-	n.mu.Unlock()
-	slices.SortFunc(out, func(a, b gslb.WriteActive) int { return strings.Compare(a.Name, b.Name) })
-	return out
+	defer n.mu.Unlock()
+	return n.actives.sorted()
 }
 
 // Drains returns the current drain records sorted by endpoint.
 func (n *Node) Drains() []gslb.Drain {
 	n.mu.Lock()
-	out := make([]gslb.Drain, 0, len(n.drains))
-	for _, d := range n.drains {
-		out = append(out, d)
-	}
-	n.mu.Unlock()
-	slices.SortFunc(out, func(a, b gslb.Drain) int { return strings.Compare(a.Endpoint, b.Endpoint) })
-	return out
+	defer n.mu.Unlock()
+	return n.drains.sorted()
 }
 
 // View returns the last computed View (zero before the first).
@@ -779,7 +746,7 @@ func (n *Node) receive(b []byte) {
 		n.queueObservation(m.Obs)
 	case msgDrain:
 		n.mu.Lock()
-		reason := n.mergeDrainLocked(m.Drain, now)
+		reason := n.drains.merge(m.Drain, now)
 		n.mu.Unlock()
 		if reason != "" {
 			n.drop(reason, nil)
@@ -788,7 +755,7 @@ func (n *Node) receive(b []byte) {
 		n.queueDrain(m.Drain)
 	case msgActive:
 		n.mu.Lock()
-		reason := n.mergeActiveLocked(m.Active, now)
+		reason := n.actives.merge(m.Active, now)
 		n.mu.Unlock()
 		if reason != "" {
 			n.drop(reason, nil)
@@ -844,36 +811,6 @@ func (n *Node) mergeObservationLocked(o gslb.Observation, now time.Time) (reason
 	return "", significant(cur, had, o, stale)
 }
 
-func (n *Node) mergeDrainLocked(d gslb.Drain, now time.Time) string {
-	if d.At.After(now.Add(maxSkew)) {
-		return dropFuture
-	}
-	cur, had := n.drains[d.Endpoint]
-	if had && !drainNewer(d, cur) {
-		return dropOld
-	}
-	if !had && len(n.drains) >= maxDrains {
-		return dropUnknown
-	}
-	n.drains[d.Endpoint] = d
-	return ""
-}
-
-func (n *Node) mergeActiveLocked(a gslb.WriteActive, now time.Time) string {
-	if a.At.After(now.Add(maxSkew)) {
-		return dropFuture
-	}
-	cur, had := n.actives[a.Name]
-	if had && !activeNewer(a, cur) {
-		return dropOld
-	}
-	if !had && len(n.actives) >= maxActives {
-		return dropUnknown
-	}
-	n.actives[a.Name] = a
-	return ""
-}
-
 // localState is our side of a push/pull: every node's latest observation
 // we hold (ours included), every drain and every write-active record.
 func (n *Node) localState() []byte {
@@ -884,14 +821,7 @@ func (n *Node) localState() []byte {
 			obs = append(obs, o)
 		}
 	}
-	drains := make([]gslb.Drain, 0, len(n.drains))
-	for _, d := range n.drains {
-		drains = append(drains, d)
-	}
-	actives := make([]gslb.WriteActive, 0, len(n.actives))
-	for _, a := range n.actives {
-		actives = append(actives, a)
-	}
+	drains, actives := n.drains.sorted(), n.actives.sorted()
 	n.mu.Unlock()
 	b, err := encodeState(obs, drains, actives)
 	if err != nil {
@@ -931,12 +861,12 @@ func (n *Node) mergeState(buf []byte) {
 		}
 	}
 	for _, d := range m.Drains {
-		if r := n.mergeDrainLocked(d, now); r != "" && r != dropOld {
+		if r := n.drains.merge(d, now); r != "" && r != dropOld {
 			reasons = append(reasons, r)
 		}
 	}
 	for _, a := range m.Actives {
-		if r := n.mergeActiveLocked(a, now); r != "" && r != dropOld {
+		if r := n.actives.merge(a, now); r != "" && r != dropOld {
 			reasons = append(reasons, r)
 		}
 	}
@@ -1041,14 +971,7 @@ func (n *Node) recompute() {
 		}
 		obs[node] = c
 	}
-	drains := make(map[string]gslb.Drain, len(n.drains))
-	for ep, d := range n.drains {
-		drains[ep] = d
-	}
-	var actives map[string]gslb.WriteActive
-	if len(n.actives) > 0 {
-		actives = maps.Clone(n.actives)
-	}
+	drains, actives := n.drains.clone(), n.actives.clone()
 	in := gslb.AgreeInput{
 		Now:           now,
 		Self:          n.name,
