@@ -17,17 +17,25 @@ import (
 // A decoder never trusts a length: every one is checked against the bytes
 // that remain, and trailing bytes make the message malformed.
 //
-// msgState ends with an optional section of write-active records (count,
-// then records), written only when there are any: a state without them is
-// byte for byte what nodes from before write-active records send and
-// accept, so they keep syncing with newer nodes until the first failover.
+// Version 2 replaced version 1's NextChange field with flag bits (Failed,
+// Transition) and its clock-ordered write-active records with term-ordered
+// write records; a node drops the other version's messages (counted as
+// "version"), so upgrade every node of a cluster together.
 const (
-	protoVersion byte = 1
+	protoVersion byte = 2
 
 	msgObservation byte = 1 // one Observation (gossip)
 	msgDrain       byte = 2 // one Drain (gossip)
 	msgState       byte = 3 // the full table (push/pull)
-	msgActive      byte = 4 // one WriteActive (gossip)
+	msgWrite       byte = 4 // one write record (gslb.WriteActive, gossip)
+)
+
+// Observation flag bits.
+const (
+	obsLagKnown   byte = 1 << 0
+	obsFailed     byte = 1 << 1
+	obsTransition byte = 1 << 2
+	obsAllFlags        = obsLagKnown | obsFailed | obsTransition
 )
 
 // Field limits. They keep one broadcast well under memberlist's UDP budget
@@ -40,6 +48,8 @@ const (
 	// maxGSLBNameLen fits any DNS name in presentation form (253 + dot).
 	maxGSLBNameLen = 255
 	maxRegionLen   = 255
+	// maxBackers bounds the members named in one write record.
+	maxBackers = 32
 )
 
 // Drop reasons, the label values of gslbd_cluster_messages_dropped_total.
@@ -47,7 +57,8 @@ const (
 	dropVersion   = "version"   // unknown protocol version
 	dropType      = "type"      // unknown or misplaced message type
 	dropMalformed = "malformed" // garbage, truncated, out-of-range field
-	dropOld       = "old"       // Seq (or drain/active time) not newer than what we hold: replay or older copy
+	dropOld       = "old"       // Seq, drain time or write term not newer than what we hold: replay or older copy
+	dropNoQuorum  = "no_quorum" // a write record whose backers are no majority of the cluster
 	dropFuture    = "future"    // timestamp more than maxSkew ahead of our clock
 	dropUnknown   = "unknown_endpoint"
 )
@@ -79,8 +90,8 @@ func typeName(t byte) string {
 		return "drain"
 	case msgState:
 		return "state"
-	case msgActive:
-		return "active"
+	case msgWrite:
+		return "write"
 	default:
 		return "unknown"
 	}
@@ -93,9 +104,8 @@ type message struct {
 	Drain  gslb.Drain         // msgDrain
 	State  []gslb.Observation // msgState
 	Drains []gslb.Drain       // msgState
-	Active gslb.WriteActive   // msgActive
-	// Actives: msgState's optional section (nil when absent or empty).
-	Actives []gslb.WriteActive
+	Write  gslb.WriteActive   // msgWrite
+	Writes []gslb.WriteActive // msgState
 }
 
 func encodeObservation(o gslb.Observation) ([]byte, error) {
@@ -110,14 +120,14 @@ func encodeDrain(d gslb.Drain) ([]byte, error) {
 	return appendDrain(b, d)
 }
 
-func encodeActive(a gslb.WriteActive) ([]byte, error) {
-	b := make([]byte, 0, 16+len(a.Name)+len(a.Region)+len(a.By))
-	b = append(b, protoVersion, msgActive)
-	return appendActive(b, a)
+func encodeWrite(a gslb.WriteActive) ([]byte, error) {
+	b := make([]byte, 0, 64+len(a.Name)+len(a.Region)+len(a.From)+len(a.Reason)+16*len(a.Backers))
+	b = append(b, protoVersion, msgWrite)
+	return appendWrite(b, a)
 }
 
-func encodeState(obs []gslb.Observation, drains []gslb.Drain, actives []gslb.WriteActive) ([]byte, error) {
-	b := make([]byte, 0, 64*(len(obs)+len(drains)+len(actives))+8)
+func encodeState(obs []gslb.Observation, drains []gslb.Drain, writes []gslb.WriteActive) ([]byte, error) {
+	b := make([]byte, 0, 64*(len(obs)+len(drains)+len(writes))+8)
 	b = append(b, protoVersion, msgState)
 	b = binary.AppendUvarint(b, uint64(len(obs)))
 	var err error
@@ -132,12 +142,9 @@ func encodeState(obs []gslb.Observation, drains []gslb.Drain, actives []gslb.Wri
 			return nil, err
 		}
 	}
-	if len(actives) == 0 {
-		return b, nil // the section is optional (see msgState)
-	}
-	b = binary.AppendUvarint(b, uint64(len(actives)))
-	for _, a := range actives {
-		if b, err = appendActive(b, a); err != nil {
+	b = binary.AppendUvarint(b, uint64(len(writes)))
+	for _, a := range writes {
+		if b, err = appendWrite(b, a); err != nil {
 			return nil, err
 		}
 	}
@@ -159,14 +166,19 @@ func appendObservation(b []byte, o gslb.Observation) ([]byte, error) {
 	b = append(b, byte(o.State))
 	var flags byte
 	if o.LagKnown {
-		flags |= 1
+		flags |= obsLagKnown
+	}
+	if o.Failed {
+		flags |= obsFailed
+	}
+	if o.Transition {
+		flags |= obsTransition
 	}
 	b = append(b, flags)
 	b = binary.AppendUvarint(b, o.Seq)
 	b = binary.AppendVarint(b, timeNanos(o.ObservedAt))
 	b = binary.AppendVarint(b, timeNanos(o.Since))
 	b = binary.AppendVarint(b, int64(o.Lag))
-	b = binary.AppendVarint(b, int64(o.NextChange))
 	b = appendString(b, truncateUTF8(o.Reason, maxReasonLen))
 	return b, nil
 }
@@ -189,23 +201,43 @@ func appendDrain(b []byte, d gslb.Drain) ([]byte, error) {
 	return b, nil
 }
 
-func appendActive(b []byte, a gslb.WriteActive) ([]byte, error) {
+func appendWrite(b []byte, a gslb.WriteActive) ([]byte, error) {
 	if err := checkName("write name", a.Name, maxGSLBNameLen); err != nil {
 		return nil, err
 	}
 	if err := checkName("region", a.Region, maxRegionLen); err != nil {
 		return nil, err
 	}
-	if len(a.By) > maxByLen {
-		return nil, fmt.Errorf("cluster: write-active author %q longer than %d bytes", a.By, maxByLen)
+	if len(a.From) > maxRegionLen {
+		return nil, fmt.Errorf("cluster: write record region %q longer than %d bytes", a.From, maxRegionLen)
 	}
-	if a.At.IsZero() {
-		return nil, fmt.Errorf("cluster: write-active record of %s without time", a.Name)
+	if err := checkName("write record proposer", a.By, maxByLen); err != nil {
+		return nil, err
+	}
+	if a.Term == 0 || len(a.Backers) == 0 || len(a.Backers) > maxBackers {
+		return nil, fmt.Errorf("cluster: write record of %s: term %d with %d backers", a.Name, a.Term, len(a.Backers))
 	}
 	b = appendString(b, a.Name)
+	b = binary.AppendUvarint(b, a.Term)
 	b = appendString(b, a.Region)
-	b = binary.AppendVarint(b, timeNanos(a.At))
+	b = appendString(b, a.From)
 	b = appendString(b, a.By)
+	b = binary.AppendUvarint(b, uint64(len(a.Backers)))
+	for _, m := range a.Backers {
+		if err := checkName("backer", m, maxNodeLen); err != nil {
+			return nil, err
+		}
+		b = appendString(b, m)
+	}
+	b = appendString(b, truncateUTF8(a.Reason, maxReasonLen))
+	var flags byte
+	if a.LagKnown {
+		flags |= 1
+	}
+	b = append(b, flags)
+	b = binary.AppendVarint(b, int64(a.Lag))
+	b = binary.AppendVarint(b, int64(a.Detection))
+	b = binary.AppendVarint(b, timeNanos(a.At))
 	return b, nil
 }
 
@@ -271,8 +303,8 @@ func decode(buf []byte) (message, error) {
 		m.Obs = r.observation()
 	case msgDrain:
 		m.Drain = r.drain()
-	case msgActive:
-		m.Active = r.active()
+	case msgWrite:
+		m.Write = r.write()
 	case msgState:
 		// Each record takes at least 8 bytes, so a count larger than
 		// that bound is a lie and we refuse it before allocating.
@@ -290,16 +322,14 @@ func decode(buf []byte) (message, error) {
 		for i := 0; i < n && r.err == nil; i++ {
 			m.Drains = append(m.Drains, r.drain())
 		}
-		if r.err == nil && len(r.b) > 0 {
-			// A record is at least 6 bytes: name and region of one byte
-			// with their lengths, a non-zero time, an empty By.
-			n = r.count(6)
-			if n > 0 {
-				m.Actives = make([]gslb.WriteActive, 0, n)
-			}
-			for i := 0; i < n && r.err == nil; i++ {
-				m.Actives = append(m.Actives, r.active())
-			}
+		// A write record is at least 12 bytes: name, region and proposer
+		// of one byte with their lengths, term, one backer, flags, times.
+		n = r.count(12)
+		if n > 0 {
+			m.Writes = make([]gslb.WriteActive, 0, n)
+		}
+		for i := 0; i < n && r.err == nil; i++ {
+			m.Writes = append(m.Writes, r.write())
 		}
 	default:
 		return message{}, fmt.Errorf("%w %d", errType, m.Type)
@@ -406,12 +436,13 @@ func (r *reader) observation() gslb.Observation {
 	o.Endpoint = r.string("endpoint", maxEndpointLen)
 	o.State = gslb.State(r.byte())
 	flags := r.byte()
-	o.LagKnown = flags&1 != 0
+	o.LagKnown = flags&obsLagKnown != 0
+	o.Failed = flags&obsFailed != 0
+	o.Transition = flags&obsTransition != 0
 	o.Seq = r.uvarint()
 	o.ObservedAt = nanosTime(r.varint())
 	o.Since = nanosTime(r.varint())
 	o.Lag = time.Duration(r.varint())
-	o.NextChange = time.Duration(r.varint())
 	o.Reason = r.string("reason", maxReasonLen)
 	if r.err != nil {
 		return gslb.Observation{}
@@ -421,9 +452,9 @@ func (r *reader) observation() gslb.Observation {
 		r.fail("empty node or endpoint")
 	case !validObservedState(o.State):
 		r.fail("state %d", o.State)
-	case flags&^1 != 0:
+	case flags&^obsAllFlags != 0:
 		r.fail("unknown flags %#x", flags)
-	case o.Lag < 0 || o.NextChange < 0:
+	case o.Lag < 0:
 		r.fail("negative duration")
 	}
 	return o
@@ -450,20 +481,44 @@ func (r *reader) drain() gslb.Drain {
 	return d
 }
 
-func (r *reader) active() gslb.WriteActive {
+func (r *reader) write() gslb.WriteActive {
 	var a gslb.WriteActive
 	a.Name = r.string("write name", maxGSLBNameLen)
+	a.Term = r.uvarint()
 	a.Region = r.string("region", maxRegionLen)
-	a.At = nanosTime(r.varint())
+	a.From = r.string("from", maxRegionLen)
 	a.By = r.string("by", maxByLen)
+	n := r.uvarint()
+	if r.err == nil && n > maxBackers {
+		r.fail("%d backers over limit %d", n, maxBackers)
+	}
+	for i := uint64(0); i < n && r.err == nil; i++ {
+		if m := r.string("backer", maxNodeLen); m != "" {
+			a.Backers = append(a.Backers, m)
+		} else {
+			r.fail("empty backer")
+		}
+	}
+	a.Reason = r.string("reason", maxReasonLen)
+	flags := r.byte()
+	a.LagKnown = flags&1 != 0
+	a.Lag = time.Duration(r.varint())
+	a.Detection = time.Duration(r.varint())
+	a.At = nanosTime(r.varint())
 	if r.err != nil {
 		return gslb.WriteActive{}
 	}
 	switch {
-	case a.Name == "" || a.Region == "":
-		r.fail("empty write name or region")
-	case a.At.IsZero():
-		r.fail("write-active record without time")
+	case a.Name == "" || a.Region == "" || a.By == "":
+		r.fail("empty write name, region or proposer")
+	case a.Term == 0:
+		r.fail("write record without a term")
+	case n == 0:
+		r.fail("write record without backers")
+	case flags&^1 != 0:
+		r.fail("unknown flags %#x", flags)
+	case a.Lag < 0 || a.Detection < 0:
+		r.fail("negative duration")
 	}
 	return a
 }

@@ -27,7 +27,8 @@ func sampleObs() gslb.Observation {
 		ObservedAt: t0,
 		Since:      t0.Add(-time.Hour),
 		Seq:        42,
-		NextChange: 2 * time.Second,
+		Failed:     true,
+		Transition: true,
 	}
 }
 
@@ -111,7 +112,7 @@ func TestDecodeRejects(t *testing.T) {
 	}{
 		{"empty", nil, dropMalformed},
 		{"one byte", []byte{1}, dropMalformed},
-		{"newer version", append([]byte{2}, good[1:]...), dropVersion},
+		{"newer version", append([]byte{3}, good[1:]...), dropVersion},
 		{"version zero", append([]byte{0}, good[1:]...), dropVersion},
 		{"unknown type", []byte{protoVersion, 9, 0}, dropType},
 		{"trailing byte", append(bytes.Clone(good), 0), dropMalformed},
@@ -340,14 +341,14 @@ func FuzzDecode(f *testing.F) {
 	f.Add(b)
 	b, _ = encodeState([]gslb.Observation{o, {Endpoint: "x", Node: "y"}}, []gslb.Drain{{Endpoint: "e", At: t0}}, nil)
 	f.Add(b)
-	b, _ = encodeActive(sampleActive())
+	b, _ = encodeWrite(sampleWrite())
 	f.Add(b)
-	b, _ = encodeState([]gslb.Observation{o}, nil, []gslb.WriteActive{sampleActive(), {Name: "n", Region: "r", At: t0}})
+	b, _ = encodeState([]gslb.Observation{o}, nil, []gslb.WriteActive{sampleWrite(), {Name: "n", Term: 1, Region: "r", By: "b", Backers: []string{"b"}}})
 	f.Add(b)
 	f.Add([]byte{})
 	f.Add([]byte{protoVersion, msgState, 0xff, 0xff, 0xff, 0xff, 0x0f})
 	f.Add([]byte{protoVersion, msgState, 0, 0, 0xff, 0xff, 0xff, 0xff, 0x0f})
-	f.Add([]byte{2, msgObservation})
+	f.Add([]byte{1, msgObservation})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		m, err := decode(data)
 		if err != nil {
@@ -361,10 +362,10 @@ func FuzzDecode(f *testing.F) {
 			re, err = encodeObservation(m.Obs)
 		case msgDrain:
 			re, err = encodeDrain(m.Drain)
-		case msgActive:
-			re, err = encodeActive(m.Active)
+		case msgWrite:
+			re, err = encodeWrite(m.Write)
 		case msgState:
-			re, err = encodeState(m.State, m.Drains, m.Actives)
+			re, err = encodeState(m.State, m.Drains, m.Writes)
 		default:
 			t.Fatalf("decoded unknown type %d", m.Type)
 		}

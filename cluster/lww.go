@@ -10,8 +10,7 @@ import (
 )
 
 // lwwTable holds last-writer-wins records keyed by a string: operator
-// drains (by endpoint) and write names' active regions (by GSLB name). The
-// newest At wins, then the greater By, so every node picks the same record
+// drains (by endpoint), where any winner is acceptable. The newest At wins, then the greater By, so every node picks the same record
 // whatever order gossip brings them in. It is guarded by Node.mu.
 type lwwTable[T any] struct {
 	m   map[string]T
@@ -27,13 +26,6 @@ func newDrainTable() *lwwTable[gslb.Drain] {
 		key:     func(d gslb.Drain) string { return d.Endpoint },
 		stamp:   func(d gslb.Drain) (time.Time, string) { return d.At, d.By },
 		restamp: func(d *gslb.Drain, at time.Time) { d.At = at }}
-}
-
-func newActiveTable() *lwwTable[gslb.WriteActive] {
-	return &lwwTable[gslb.WriteActive]{m: map[string]gslb.WriteActive{}, max: maxActives,
-		key:     func(a gslb.WriteActive) string { return a.Name },
-		stamp:   func(a gslb.WriteActive) (time.Time, string) { return a.At, a.By },
-		restamp: func(a *gslb.WriteActive, at time.Time) { a.At = at }}
 }
 
 // newer reports whether a wins over b.

@@ -41,7 +41,7 @@ func TestLWWTable(t *testing.T) {
 	if s := tb.sorted(); len(s) != 2 || s[0].Endpoint != "a" || s[1].Endpoint != "b" {
 		t.Errorf("sorted = %+v", s)
 	}
-	if newActiveTable().clone() != nil {
+	if newDrainTable().clone() != nil {
 		t.Error("clone of an empty table must be nil")
 	}
 }

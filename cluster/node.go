@@ -37,7 +37,7 @@ const (
 	joinBackoffMax  = 30 * time.Second
 	// maxDrains caps the drain table against a buggy peer.
 	maxDrains = 10000
-	// maxActives caps the write-active table likewise (the cluster does
+	// maxActives caps the write-record table likewise (the cluster does
 	// not know which GSLB names exist, so it cannot refuse others).
 	maxActives = 10000
 )
@@ -169,7 +169,7 @@ type Node struct {
 	endpointSet map[string]struct{}
 	obs         map[string]map[string]gslb.Observation // node -> endpoint
 	drains      *lwwTable[gslb.Drain]                  // by endpoint
-	actives     *lwwTable[gslb.WriteActive]            // by GSLB name
+	writes      *writeTable                            // by GSLB name
 	seq         uint64
 	members     map[string]memberRec
 	synced      bool
@@ -230,7 +230,7 @@ func New(o Options) (*Node, error) {
 		quorum:    q,
 		obs:       map[string]map[string]gslb.Observation{o.Node: {}},
 		drains:    newDrainTable(),
-		actives:   newActiveTable(),
+		writes:    newWriteTable(),
 		members:   map[string]memberRec{},
 		synced:    solo,
 		joinMin:   joinBackoffMin,
@@ -622,18 +622,6 @@ func (n *Node) queueDrain(d gslb.Drain) {
 	n.queue.QueueBroadcast(&broadcast{name: "drain/" + d.Endpoint, msg: msg})
 }
 
-func (n *Node) queueActive(a gslb.WriteActive) {
-	if n.solo {
-		return
-	}
-	msg, err := encodeActive(a)
-	if err != nil {
-		n.log.Warn("cluster: cannot encode write-active record", zap.Error(err))
-		return
-	}
-	n.queue.QueueBroadcast(&broadcast{name: "active/" + a.Name, msg: msg})
-}
-
 // SetDrain applies an operator's drain or undrain locally and gossips it.
 // A zero At is now, an empty By is this node. An action is never lost to
 // clock skew: if a newer record is already held, At is moved just past it.
@@ -660,48 +648,6 @@ func (n *Node) SetDrain(d gslb.Drain) {
 		zap.Bool("drained", d.Drained), zap.String("by", d.By))
 	n.queueDrain(d)
 	n.poke()
-}
-
-// SetActive records a write name's new active region, decided by this
-// node's failover or failback (gslb.Snapshot.ActiveChanges), and gossips
-// it; the View carries the newest record per name (View.Active). A zero
-// At is now, an empty By is this node. Like a drain, a decision is never
-// lost to clock skew: if a newer record is already held, At is moved just
-// past it (the Snapshot then sees its own region come back, a bit newer,
-// and changes nothing). A record without a name or region, or with one
-// longer than the codec carries, is logged and ignored.
-func (n *Node) SetActive(a gslb.WriteActive) {
-	if a.Name == "" || len(a.Name) > maxGSLBNameLen || a.Region == "" || len(a.Region) > maxRegionLen {
-		n.log.Warn("cluster: ignoring write-active record with a bad name or region",
-			zap.String("name", truncateUTF8(a.Name, maxGSLBNameLen)), zap.String("region", truncateUTF8(a.Region, maxRegionLen)))
-		return
-	}
-	if a.At.IsZero() {
-		a.At = n.now()
-	}
-	if a.By == "" {
-		a.By = n.name
-	}
-	a.By = truncateUTF8(a.By, maxByLen)
-	n.mu.Lock()
-	a, ok := n.actives.setLocal(a)
-	n.mu.Unlock()
-	if !ok {
-		n.log.Warn("cluster: write-active table full, record ignored", zap.String("name", a.Name))
-		return
-	}
-	n.log.Info("cluster: write active region set", zap.String("name", a.Name),
-		zap.String("region", a.Region), zap.String("by", a.By), zap.Time("at", a.At))
-	n.queueActive(a)
-	n.poke()
-}
-
-// Actives returns the newest write-active record of every name, sorted by
-// name (for the state file).
-func (n *Node) Actives() []gslb.WriteActive {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.actives.sorted()
 }
 
 // Drains returns the current drain records sorted by endpoint.
@@ -753,15 +699,17 @@ func (n *Node) receive(b []byte) {
 			return
 		}
 		n.queueDrain(m.Drain)
-	case msgActive:
+	case msgWrite:
 		n.mu.Lock()
-		reason := n.actives.merge(m.Active, now)
+		reason := n.writes.merge(m.Write, n.configuredExpectLocked())
 		n.mu.Unlock()
 		if reason != "" {
 			n.drop(reason, nil)
 			return
 		}
-		n.queueActive(m.Active)
+		n.log.Info("cluster: write record accepted", zap.String("name", m.Write.Name), zap.Uint64("term", m.Write.Term),
+			zap.String("region", m.Write.Region), zap.String("by", m.Write.By))
+		n.queueWrite(m.Write)
 	default:
 		n.drop(dropType, fmt.Errorf("message type %d in gossip", m.Type))
 		return
@@ -812,7 +760,7 @@ func (n *Node) mergeObservationLocked(o gslb.Observation, now time.Time) (reason
 }
 
 // localState is our side of a push/pull: every node's latest observation
-// we hold (ours included), every drain and every write-active record.
+// we hold (ours included), every drain and every write record.
 func (n *Node) localState() []byte {
 	n.mu.Lock()
 	var obs []gslb.Observation
@@ -821,9 +769,9 @@ func (n *Node) localState() []byte {
 			obs = append(obs, o)
 		}
 	}
-	drains, actives := n.drains.sorted(), n.actives.sorted()
+	drains, writes := n.drains.sorted(), n.writes.sorted()
 	n.mu.Unlock()
-	b, err := encodeState(obs, drains, actives)
+	b, err := encodeState(obs, drains, writes)
 	if err != nil {
 		// Only a bad local record can fail; send nothing rather than a
 		// partial table.
@@ -865,8 +813,8 @@ func (n *Node) mergeState(buf []byte) {
 			reasons = append(reasons, r)
 		}
 	}
-	for _, a := range m.Actives {
-		if r := n.actives.merge(a, now); r != "" && r != dropOld {
+	for _, a := range m.Writes {
+		if r := n.writes.merge(a, n.configuredExpectLocked()); r != "" && r != dropOld {
 			reasons = append(reasons, r)
 		}
 	}
@@ -929,14 +877,21 @@ func (n *Node) membersLocked() ([]gslb.Member, int) {
 		known++
 	}
 	slices.SortFunc(out, func(a, b gslb.Member) int { return strings.Compare(a.Name, b.Name) })
-	expect := n.cfg.Expect
-	if expect < 1 {
-		expect = 1 + len(n.cfg.Seeds)
-	}
+	return out, max(n.configuredExpectLocked(), known)
+}
+
+// configuredExpectLocked is the configured cluster size. A received write
+// record is judged against it rather than against every node ever seen:
+// a record backed by a majority when it was made stays valid for a node
+// that joins later.
+func (n *Node) configuredExpectLocked() int {
 	if n.solo {
-		expect = 1
+		return 1
 	}
-	return out, max(expect, known)
+	if n.cfg.Expect >= 1 {
+		return n.cfg.Expect
+	}
+	return 1 + len(n.cfg.Seeds)
 }
 
 func (n *Node) settingsLocked() (stale, hold time.Duration) {
@@ -971,7 +926,7 @@ func (n *Node) recompute() {
 		}
 		obs[node] = c
 	}
-	drains, actives := n.drains.clone(), n.actives.clone()
+	drains, writes := n.drains.clone(), n.writes.clone()
 	in := gslb.AgreeInput{
 		Now:           now,
 		Self:          n.name,
@@ -979,7 +934,7 @@ func (n *Node) recompute() {
 		Expect:        expect,
 		Observations:  obs,
 		Drains:        drains,
-		Active:        actives,
+		Active:        writes,
 		Endpoints:     slices.Clone(n.endpoints),
 		StaleAfter:    stale,
 		Quorum:        n.quorum,

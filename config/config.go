@@ -33,6 +33,9 @@ type Config struct {
 	// memory only.
 	StateFile string `yaml:"state_file"`
 
+	// Warnings are risks in a valid config that an operator should know
+	// (gslbd check prints them, start logs them); set by Parse.
+	Warnings []string `yaml:"-"`
 	// Hash is the SHA-256 (hex) of the source bytes; set by Parse.
 	Hash string `yaml:"-"`
 	// Source is the file name the config came from; set by Parse.
@@ -248,6 +251,12 @@ type Probe struct {
 	Rise int `yaml:"rise"`
 	// Fall consecutive failures mark it down. Default health.fall (3).
 	Fall int `yaml:"fall"`
+	// FastInterval is the interval after a failed probe, until fall is
+	// reached or a probe succeeds (HAProxy's fastinter), so a dead
+	// endpoint is detected in about interval + (fall-1) × fast_interval.
+	// Default health.fast_interval, else a quarter of the interval; at
+	// most the interval.
+	FastInterval Duration `yaml:"fast_interval"`
 }
 
 // Readiness is a lag source.
@@ -291,6 +300,9 @@ type HealthDefaults struct {
 	Fall     int      `yaml:"fall"`     // default 3
 	MaxLag   Duration `yaml:"max_lag"`  // default 10s
 	Hold     Duration `yaml:"hold"`     // default 30s
+	// FastInterval after a failed probe; default a quarter of each
+	// probe's interval (see Probe.FastInterval).
+	FastInterval Duration `yaml:"fast_interval"`
 }
 
 // GeoIP says how clients are located.
@@ -348,6 +360,14 @@ type Cluster struct {
 	// Refresh is how often a node re-broadcasts its observations. Default
 	// the largest probe interval.
 	Refresh Duration `yaml:"refresh"`
+	// WriteGrace is how long a node that lost its quorum keeps answering
+	// write names from the record in force before it answers SERVFAIL for
+	// them. Default 10s.
+	WriteGrace Duration `yaml:"write_grace"`
+	// StartupLimit bounds how long a starting node waits for its first
+	// full probe round and its peers' state before it answers GSLB names
+	// and may propose write-name changes anyway. Default 30s.
+	StartupLimit Duration `yaml:"startup_limit"`
 }
 
 // Admin holds the admin token (or a file holding it), not both. The

@@ -95,7 +95,8 @@ func TestDefaults(t *testing.T) {
 		t.Errorf("endpoint defaults: name %q id %q weight %v", e.Name, e.ID, e.Weight)
 	}
 	wantProbe := Probe{Type: "http", URL: "http://127.0.0.1:1/", Method: "GET",
-		Interval: Duration(5 * time.Second), Timeout: Duration(2 * time.Second), Rise: 2, Fall: 3}
+		Interval: Duration(5 * time.Second), Timeout: Duration(2 * time.Second), Rise: 2, Fall: 3,
+		FastInterval: Duration(1250 * time.Millisecond)} // a quarter of the interval
 	if !reflect.DeepEqual(*e.Liveness, wantProbe) {
 		t.Errorf("probe %+v, want %+v", *e.Liveness, wantProbe)
 	}

@@ -38,6 +38,8 @@ const (
 	defaultMaxLag        = 10 * time.Second
 	defaultHold          = 30 * time.Second
 	defaultIsolationHold = 5 * time.Minute
+	defaultWriteGrace    = 10 * time.Second
+	defaultStartupLimit  = 30 * time.Second
 	maxTTL               = math.MaxInt32 * time.Second
 )
 
@@ -196,6 +198,7 @@ func (k *checker) health() {
 	k.count("health.fall", &h.Fall, defaultFall)
 	k.dur("health.max_lag", &h.MaxLag, defaultMaxLag)
 	k.dur("health.hold", &h.Hold, defaultHold)
+	k.dur("health.fast_interval", &h.FastInterval, 0)
 }
 
 // validName reports why a region or endpoint name cannot be used: it is
@@ -897,6 +900,14 @@ func (k *checker) probe(path string, pr *Probe) {
 	k.timing(path, &pr.Interval, &pr.Timeout, h.Interval, h.Timeout)
 	k.count(path+".rise", &pr.Rise, h.Rise)
 	k.count(path+".fall", &pr.Fall, h.Fall)
+	fast := h.FastInterval.D()
+	if fast <= 0 {
+		fast = pr.Interval.D() / 4
+	}
+	k.dur(path+".fast_interval", &pr.FastInterval, min(fast, pr.Interval.D()))
+	if pr.FastInterval > pr.Interval {
+		k.p.add(path+".fast_interval", "fast_interval %s must not exceed interval %s", pr.FastInterval, pr.Interval)
+	}
 }
 
 func (k *checker) readiness(path string, r *Readiness, live *Probe) {
@@ -1024,6 +1035,24 @@ func (k *checker) cluster() {
 	if cl.StaleAfter <= cl.Refresh {
 		k.p.add("cluster.stale_after", "stale_after %s must be longer than refresh %s, or every observation goes stale", cl.StaleAfter, cl.Refresh)
 	}
+	k.dur("cluster.write_grace", &cl.WriteGrace, defaultWriteGrace)
+	k.dur("cluster.startup_limit", &cl.StartupLimit, defaultStartupLimit)
+	if cl.Expect == 2 && k.c.hasWriteNames() {
+		k.c.Warnings = append(k.c.Warnings, "cluster.expect is 2: with one node down the other has no quorum, "+
+			"so write names answer SERVFAIL after cluster.write_grace; run three nodes for write names")
+	}
+}
+
+// hasWriteNames reports whether any GSLB name has role write.
+func (c *Config) hasWriteNames() bool {
+	for _, z := range c.Zones {
+		for _, n := range z.Names {
+			if strings.EqualFold(n.Role, "write") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // checkKey reports why key is not a base64 32-byte AES-256 key.

@@ -2,7 +2,9 @@ package dashboard
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -95,5 +97,14 @@ func TestSetActive(t *testing.T) {
 	}
 	if len(fa.calls) != 1 || fa.calls[0] != [2]string{"db.gslb.example.com.", "us-east"} {
 		t.Fatalf("SetActive calls %v", fa.calls)
+	}
+	// The cluster's rule refuses: 409 with the reason, not 500.
+	for _, refusal := range []error{gslb.ErrNoQuorum, gslb.ErrNotReady, gslb.ErrStaleTerm} {
+		refused := newServer(t, Options{Source: writeStore(t), Token: func() string { return testToken },
+			SetActive: func(string, string) error { return fmt.Errorf("%w: sees 1 of 3 members", refusal) }})
+		r := do(t, refused, "POST", path, `{"region":"us-east"}`, ok)
+		if r.code != 409 || !strings.Contains(r.body, "sees 1 of 3 members") {
+			t.Fatalf("%v: %d %s, want 409 with the reason", refusal, r.code, r.body)
+		}
 	}
 }

@@ -40,6 +40,11 @@ type StateResponse struct {
 	Endpoints []EndpointRow `json:"endpoints"`
 	// Events are recent agreed state changes, newest last.
 	Events []EventRow `json:"events"`
+	// Writes is every write name's record in force and this node's view
+	// of it; WriteHistory the records this node saw come into force
+	// (failovers, failbacks, operator moves), oldest first.
+	Writes       []gslb.WriteInfo   `json:"writes"`
+	WriteHistory []gslb.WriteActive `json:"write_history"`
 }
 
 // ViewSummary is the cluster-level part of the agreed View.
@@ -49,7 +54,13 @@ type ViewSummary struct {
 	Isolated      bool          `json:"isolated"`
 	IsolatedSince *time.Time    `json:"isolated_since,omitempty"`
 	Synced        bool          `json:"synced"`
-	At            time.Time     `json:"at"`
+	// Quorum: this node sees a majority of Expect members alive; without
+	// it, it proposes no write change and fences write names after the
+	// grace.
+	Quorum        bool       `json:"quorum"`
+	Expect        int        `json:"expect"`
+	NoQuorumSince *time.Time `json:"no_quorum_since,omitempty"`
+	At            time.Time  `json:"at"`
 }
 
 // RegionInfo is one configured region.
@@ -173,11 +184,22 @@ func (s *server) buildState(snap *gslb.Snapshot, now time.Time) StateResponse {
 			Isolated:      view.Isolated,
 			IsolatedSince: timePtr(view.IsolatedSince),
 			Synced:        view.Synced,
+			Quorum:        view.Quorum,
+			Expect:        view.Expect,
+			NoQuorumSince: timePtr(view.NoQuorumSince),
 			At:            view.At,
 		},
-		Regions:   []RegionInfo{},
-		Endpoints: []EndpointRow{},
-		Events:    []EventRow{},
+		Regions:      []RegionInfo{},
+		Endpoints:    []EndpointRow{},
+		Events:       []EventRow{},
+		Writes:       snap.Writes(),
+		WriteHistory: snap.WriteHistory(),
+	}
+	if resp.Writes == nil {
+		resp.Writes = []gslb.WriteInfo{}
+	}
+	if resp.WriteHistory == nil {
+		resp.WriteHistory = []gslb.WriteActive{}
 	}
 	resp.Ready = len(resp.Gates) == 0
 	if resp.Gates == nil {
@@ -449,6 +471,12 @@ func (s *server) handleSetActive(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := s.o.SetActive(name, req.Region); err != nil {
+		if errors.Is(err, gslb.ErrNoQuorum) || errors.Is(err, gslb.ErrNotReady) || errors.Is(err, gslb.ErrStaleTerm) {
+			// The cluster's rule refused it: say why, change nothing.
+			s.log.Warn("admin action refused", zap.String("action", "set-active"), zap.String("name", name), zap.Error(err))
+			writeError(w, http.StatusConflict, "set active region refused: "+err.Error())
+			return
+		}
 		s.log.Error("admin action failed", zap.String("action", "set-active"), zap.String("name", name), zap.Error(err))
 		writeError(w, http.StatusInternalServerError, "set active region failed: "+err.Error())
 		return
@@ -456,7 +484,7 @@ func (s *server) handleSetActive(w http.ResponseWriter, r *http.Request) {
 	s.log.Info("admin action", zap.String("action", "set-active"), zap.String("name", name),
 		zap.String("region", req.Region), zap.String("remote", r.RemoteAddr))
 	writeJSON(w, http.StatusOK, ActiveResponse{Name: name, Region: req.Region,
-		Note: "every node adopts it; a node where the region is not ready fails over from it at once"})
+		Note: "accepted as the next term with a quorum; every node answers it"})
 }
 
 // writeOrder is the region order of a write name from the config.

@@ -86,7 +86,9 @@ func testView(euState gslb.State) gslb.View {
 		Self:    "node-a",
 		Members: []gslb.Member{{Name: "node-a", Addr: "127.0.0.1:7946", Alive: true}, {Name: "node-b", Addr: "127.0.0.1:7947", Alive: true}},
 		Synced:  true,
-		At:      testNow,
+		// Two of two alive: a quorum, start-up done.
+		Quorum: true, Expect: 2, FirstRound: true,
+		At: testNow,
 		Endpoints: map[string]gslb.EndpointState{
 			idEU: es(idEU, euState, "probe ok", 0, false,
 				obs("node-a", idEU, euState, 0, false, "probe ok", 1),

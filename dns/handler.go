@@ -182,7 +182,10 @@ func (h *handler) fill(resp *mdns.Msg, q mdns.Question, ans gslb.Answer, err err
 	case errors.Is(err, gslb.ErrNotAuthoritative), errors.Is(err, gslb.ErrRefused):
 		resp.Rcode = mdns.RcodeRefused
 		return
-	case errors.Is(err, gslb.ErrNoReadyEndpoint):
+	case errors.Is(err, gslb.ErrNoReadyEndpoint), errors.Is(err, gslb.ErrUnavailable):
+		// SERVFAIL makes resolvers ask another of the zone's name servers:
+		// nothing is ready, or this node cannot vouch for the answer now
+		// (no view yet at start-up, or a write name without quorum).
 		resp.Rcode = mdns.RcodeServerFailure
 		return
 	default:

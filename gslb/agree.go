@@ -80,8 +80,14 @@ func (q Quorum) reached(ready, fresh int) bool {
 // A drain record with Drained set makes the endpoint Drained whatever is
 // observed. Since is kept from Previous while the state is unchanged.
 //
-// The write-active records (AgreeInput.Active) are copied into the View
-// unchanged: choosing among them is the Snapshot's job, against its config.
+// The View also says whether this node sees a quorum: a majority of
+// Expect alive, itself included (NoQuorumSince carried from Previous).
+// Per endpoint it counts the fresh observers with positive evidence of
+// failure (Failed) and whether any reports a pending change (Transition),
+// which the write-name rule and the TTL rule read.
+//
+// The write records (AgreeInput.Active) are copied into the View
+// unchanged: the cluster keeps the one in force per name.
 func Agree(in AgreeInput) View {
 	v := View{
 		Self:      in.Self,
@@ -103,6 +109,14 @@ func Agree(in AgreeInput) View {
 		alive[in.Self] = true
 	}
 	expect := max(in.Expect, 1)
+	v.Expect = expect
+	v.Quorum = QuorumOf(len(alive), expect)
+	if !v.Quorum {
+		v.NoQuorumSince = in.Now
+		if !in.Previous.Quorum && !in.Previous.NoQuorumSince.IsZero() {
+			v.NoQuorumSince = in.Previous.NoQuorumSince
+		}
+	}
 	if len(alive)*2 < expect {
 		v.Isolated = true
 		v.IsolatedSince = in.Now
@@ -154,9 +168,10 @@ func Agree(in AgreeInput) View {
 			if o.LagKnown {
 				lags = append(lags, o.Lag)
 			}
-			if o.NextChange > 0 && (es.NextChange == 0 || o.NextChange < es.NextChange) {
-				es.NextChange = o.NextChange
+			if o.Failed {
+				es.Failed++
 			}
+			es.Transition = es.Transition || o.Transition
 		}
 		if len(lags) > 0 {
 			slices.Sort(lags)
@@ -210,6 +225,10 @@ func Agree(in AgreeInput) View {
 		es.Since = in.Now
 		if seen && prev.State == es.State && !prev.Since.IsZero() {
 			es.Since = prev.Since
+		}
+		es.LastReady = prev.LastReady
+		if es.State == Ready {
+			es.LastReady = in.Now
 		}
 		v.Endpoints[id] = es
 	}

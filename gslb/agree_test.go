@@ -52,7 +52,7 @@ func TestAgree(t *testing.T) {
 				continue // no observation from this node
 			}
 			m[names[i]] = map[string]Observation{ep: {Endpoint: ep, Node: names[i], State: s, ObservedAt: now.Add(-time.Second),
-				Reason: "probe says " + s.String(), Lag: time.Duration(i+1) * time.Second, LagKnown: true, NextChange: time.Duration(10-i) * time.Second}}
+				Reason: "probe says " + s.String(), Lag: time.Duration(i+1) * time.Second, LagKnown: true}}
 		}
 		return m
 	}
@@ -132,20 +132,20 @@ func TestAgree(t *testing.T) {
 	}
 }
 
-func TestAgreeLagAndNextChange(t *testing.T) {
+func TestAgreeLagTransitionFailed(t *testing.T) {
 	const ep = "x@y"
 	now := t0
-	mk := func(node string, lag time.Duration, known bool, next time.Duration, age time.Duration) Observation {
-		return Observation{Endpoint: ep, Node: node, State: Ready, ObservedAt: now.Add(-age), Lag: lag, LagKnown: known, NextChange: next}
+	mk := func(node string, lag time.Duration, known bool, transition bool, age time.Duration) Observation {
+		return Observation{Endpoint: ep, Node: node, State: Ready, ObservedAt: now.Add(-age), Lag: lag, LagKnown: known, Transition: transition}
 	}
 	in := AgreeInput{
 		Now: now, Self: "a", Expect: 4, StaleAfter: 10 * time.Second, Endpoints: []string{ep},
 		Members: []Member{{Name: "a", Alive: true}, {Name: "b", Alive: true}, {Name: "c", Alive: true}, {Name: "d", Alive: true}},
 		Observations: map[string]map[string]Observation{
-			"a": {ep: mk("a", 1*time.Second, true, 6*time.Second, 0)},
-			"b": {ep: mk("b", 5*time.Second, true, 4*time.Second, time.Second)},
-			"c": {ep: mk("c", 0, false, 0, time.Second)},
-			"d": {ep: mk("d", 100*time.Second, true, time.Second, time.Minute)}, // stale
+			"a": {ep: mk("a", 1*time.Second, true, false, 0)},
+			"b": {ep: mk("b", 5*time.Second, true, false, time.Second)},
+			"c": {ep: mk("c", 0, false, false, time.Second)},
+			"d": {ep: mk("d", 100*time.Second, true, true, time.Minute)}, // stale
 		},
 	}
 	v := Agree(in)
@@ -153,17 +153,67 @@ func TestAgreeLagAndNextChange(t *testing.T) {
 	if !es.LagKnown || es.Lag != 3*time.Second {
 		t.Errorf("lag %v known %v, want median 3s of fresh known lags", es.Lag, es.LagKnown)
 	}
-	if es.NextChange != 4*time.Second {
-		t.Errorf("next change %v, want 4s (smallest fresh)", es.NextChange)
+	if es.Transition || es.Failed != 0 || !es.LastReady.Equal(now) {
+		t.Errorf("transition %v failed %d last ready %v: only the stale observer is in transition", es.Transition, es.Failed, es.LastReady)
+	}
+	if !v.Quorum || v.Expect != 4 {
+		t.Errorf("quorum %v expect %d with 4 of 4 alive", v.Quorum, v.Expect)
+	}
+	// Two fresh observers report a failure, one a pending change.
+	in.Observations["b"] = map[string]Observation{ep: {Endpoint: ep, Node: "b", State: Down, Failed: true, ObservedAt: now}}
+	in.Observations["c"] = map[string]Observation{ep: {Endpoint: ep, Node: "c", State: Down, Failed: true, Transition: true, ObservedAt: now}}
+	in.Previous = v
+	v2 := Agree(in)
+	if es := v2.Endpoints[ep]; es.Failed != 2 || !es.Transition || es.State == Ready || !es.LastReady.Equal(now) {
+		t.Errorf("failed %d transition %v state %s last ready %v", es.Failed, es.Transition, es.State, es.LastReady)
 	}
 	if es.State != Ready || len(es.Observers) != 4 {
 		t.Errorf("state %s observers %d", es.State, len(es.Observers))
 	}
 	// Self absent from Members still counts as alive; Expect 1 is not isolated.
 	v = Agree(AgreeInput{Now: now, Self: "solo", Expect: 1, Endpoints: []string{ep},
-		Observations: map[string]map[string]Observation{"solo": {ep: mk("solo", 0, false, 0, 0)}}})
-	if v.Isolated || v.Endpoints[ep].State != Ready {
-		t.Errorf("solo node: isolated %v state %s", v.Isolated, v.Endpoints[ep].State)
+		Observations: map[string]map[string]Observation{"solo": {ep: mk("solo", 0, false, false, 0)}}})
+	if v.Isolated || !v.Quorum || v.Endpoints[ep].State != Ready {
+		t.Errorf("solo node: isolated %v quorum %v state %s", v.Isolated, v.Quorum, v.Endpoints[ep].State)
+	}
+}
+
+func TestAgreeQuorum(t *testing.T) {
+	members := func(alive ...bool) []Member {
+		var out []Member
+		for i, a := range alive {
+			out = append(out, Member{Name: string(rune('a' + i)), Alive: a})
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		expect  int
+		members []Member
+		want    bool
+	}{
+		{1, nil, true},                          // solo: its own quorum
+		{3, members(true, true, true), true},    // all there
+		{3, members(true, true, false), true},   // 2 of 3
+		{3, members(true, false, false), false}, // 1 of 3
+		{2, members(true, false), false},        // 1 of 2 is no majority
+		{5, members(true, true, false, false, false), false},
+		{5, members(true, true, true, false, false), true},
+	} {
+		v := Agree(AgreeInput{Now: t0, Self: "a", Expect: tc.expect, Members: tc.members})
+		if v.Quorum != tc.want {
+			t.Errorf("expect %d members %v: quorum %v, want %v", tc.expect, tc.members, v.Quorum, tc.want)
+		}
+		if !tc.want && !v.NoQuorumSince.Equal(t0) {
+			t.Errorf("NoQuorumSince %v, want %v", v.NoQuorumSince, t0)
+		}
+		// Carried while the quorum stays lost; cleared when it is back.
+		v2 := Agree(AgreeInput{Now: t0.Add(time.Minute), Self: "a", Expect: tc.expect, Members: tc.members, Previous: v})
+		if !tc.want && !v2.NoQuorumSince.Equal(t0) {
+			t.Errorf("NoQuorumSince moved to %v", v2.NoQuorumSince)
+		}
+		if tc.want && !v2.NoQuorumSince.IsZero() {
+			t.Errorf("NoQuorumSince %v with quorum", v2.NoQuorumSince)
+		}
 	}
 }
 

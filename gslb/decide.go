@@ -1,9 +1,7 @@
 package gslb
 
 import (
-	"cmp"
 	"strconv"
-	"time"
 
 	"github.com/gslbd/gslbd/geo"
 )
@@ -100,6 +98,11 @@ func (s *Snapshot) decide(g *gname, fam uint8, c Client, loc *geo.Location, loca
 				tr.skipped(i, "no target")
 			}
 		}
+	}
+	if !s.view.Answering() {
+		tr.reason("this node has no view yet (start-up: no peer sync and no full probe round): SERVFAIL")
+		d.err = ErrUnavailable
+		return d, nil
 	}
 	if len(ord) == 0 {
 		tr.reason("no endpoint has an answer of this type: NODATA")
@@ -236,17 +239,21 @@ func (s *Snapshot) decide(g *gname, fam uint8, c Client, loc *geo.Location, loca
 	chosen = buf[:0]
 	switch {
 	case g.write:
-		act := s.active[g.idx]
+		w := s.writes[g.idx]
 		if tr != nil {
-			tr.reason("active region: " + orNone(act.region) + " (" + act.reason + ")")
+			tr.reason("write record: " + w.reason)
+		}
+		if w.fenced {
+			d.err = ErrUnavailable
+			d.scope = 0
+			return d, nil
 		}
 		// A write name has one region to offer: a fenced client may use
 		// it only when it lies inside the fence.
-		if wr := cmp.Or(act.region, g.order[0]); g.res != nil && located &&
-			(g.res.match[loc.Country] || g.res.match[loc.Continent]) && !g.res.regions[wr] {
+		if g.res != nil && located && (g.res.match[loc.Country] || g.res.match[loc.Continent]) && !g.res.regions[w.region] {
 			if tr != nil {
 				tr.reason("residency: client in " + loc.Country + "/" + loc.Continent + " is fenced to " +
-					joinList(g.cfg.Residency.Regions) + " and the write region " + wr + " is outside it")
+					joinList(g.cfg.Residency.Regions) + " and the write region " + w.region + " is outside it")
 			}
 			if g.res.closed {
 				tr.reason("fail closed: NODATA with the name's TTL")
@@ -256,14 +263,14 @@ func (s *Snapshot) decide(g *gname, fam uint8, c Client, loc *geo.Location, loca
 			tr.reason("fail open: answering the write region")
 		}
 		for _, i := range ord {
-			if g.eps[i].region == act.region && rt[i].state == Ready {
+			if g.eps[i].region == w.region && rt[i].state == Ready {
 				chosen = append(chosen, i)
 				break
 			}
 		}
-		if len(chosen) == 0 && act.region != "" {
-			if ok, _ := s.regionReady(g, act.region); ok {
-				tr.reason("the active region has no endpoint of this type: NODATA")
+		if len(chosen) == 0 {
+			if ok, _ := s.regionReady(g, w.region); ok {
+				tr.reason("the write region has no endpoint of this type: NODATA")
 				d.err = ErrNoData
 				d.scope = 0
 				return d, nil
@@ -271,8 +278,8 @@ func (s *Snapshot) decide(g *gname, fam uint8, c Client, loc *geo.Location, loca
 		}
 		if tr != nil {
 			for _, i := range ord {
-				if g.eps[i].region != act.region {
-					tr.skipped(i, "not the active region")
+				if g.eps[i].region != w.region {
+					tr.skipped(i, "not the write region")
 				}
 			}
 		}
@@ -316,57 +323,62 @@ func (s *Snapshot) decide(g *gname, fam uint8, c Client, loc *geo.Location, loca
 			return d, nil
 		}
 		d.allDown = true
-		if !g.write {
-			tr.reason("no endpoint is ready and all_down is open: answering every endpoint")
-			chosen = append(chosen, ord...)
+		// all_down open answers every endpoint that is not drained (a
+		// drained endpoint is never answered); a write name answers only
+		// its write region, since writes must never go to several regions.
+		for _, i := range ord {
+			if rt[i].state == Drained || (g.write && g.eps[i].region != s.writes[g.idx].region) {
+				continue
+			}
+			chosen = append(chosen, i)
+			if g.write {
+				break
+			}
+		}
+		if len(chosen) == 0 {
+			tr.reason("no endpoint is ready and the others are drained: SERVFAIL")
+			d.err = ErrNoReadyEndpoint
+			d.scope = 0
+			return d, nil
+		}
+		if tr != nil && g.write {
+			tr.reason("no endpoint is ready and all_down is open: a write name answers its write region, " + s.writes[g.idx].region)
 		} else {
-			// Writes must never go to several regions at once: keep to
-			// the active region, or the most preferred one when none
-			// has been active yet.
-			r := s.active[g.idx].region
-			if r == "" {
-				r = g.order[0]
-			}
-			for _, i := range ord {
-				if g.eps[i].region == r {
-					chosen = append(chosen, i)
-					break
-				}
-			}
-			if tr != nil {
-				tr.reason("no endpoint is ready and all_down is open: a write name answers one region, " + r)
-			}
-			if len(chosen) == 0 {
-				tr.reason("that region has no endpoint of this type: NODATA")
-				d.err = ErrNoData
-				d.scope = 0
-				return d, nil
-			}
+			tr.reason("no endpoint is ready and all_down is open: answering every endpoint that is not drained")
 		}
 	}
 
-	// TTL: the name's TTL, shortened to when a chosen endpoint could next
-	// change state (as gdnsd does), never below MinTTL. All-down answers
-	// get MinTTL so a recovery is seen quickly.
+	// TTL: the name's TTL while the answer is stable; MinTTL while it may
+	// change soon, so resolvers see the change quickly: all down, a write
+	// name awaiting a change or without quorum, or an endpoint the answer
+	// depends on in transition (one chosen, or ranked before the last one
+	// chosen, whose recovery would take over).
 	d.ttl = g.ttl
-	if d.allDown {
+	switch {
+	case d.allDown:
 		d.ttl = g.minTTL
-	} else {
-		for _, i := range chosen {
-			d.ttl = min(d.ttl, g.ttlFor(rt[i].nextChange))
+	case g.write && (s.writes[g.idx].proposal != nil || !s.view.Quorum):
+		d.ttl = g.minTTL
+		tr.reason("the write region may change soon: min_ttl")
+	default:
+		last := chosen[len(chosen)-1]
+		for _, i := range ord {
+			if g.write && g.eps[i].region != s.writes[g.idx].region {
+				continue // writes depend on their region alone
+			}
+			if rt[i].transition {
+				d.ttl = g.minTTL
+				if tr != nil {
+					tr.reason(g.eps[i].id + " is in transition: min_ttl")
+				}
+				break
+			}
+			if i == last && g.policy != polWeighted {
+				break
+			}
 		}
 	}
 	return d, chosen
-}
-
-// ttlFor is the TTL of an answer holding an endpoint whose state could
-// change in nc (0: unknown): the name's TTL, capped at nc, never below
-// MinTTL.
-func (g *gname) ttlFor(nc time.Duration) uint32 {
-	if nc <= 0 {
-		return g.ttl
-	}
-	return max(uint32(min(nc/time.Second, time.Duration(g.ttl))), g.minTTL)
 }
 
 // pickWeighted appends up to g.answers distinct ready endpoints of ord,

@@ -40,9 +40,9 @@
 //     when it is inside the fence (else NODATA with fail closed, the
 //     region anyway with fail open).
 //   - When nothing is ready, all_down open answers every endpoint of the
-//     family in policy order with MinTTL (a write name: only its active
-//     region, or the first in order if none was active, since writes must
-//     never go to several regions); closed returns ErrNoReadyEndpoint.
+//     family that is not drained, in policy order, with MinTTL (a write
+//     name: only its record's region, since writes must never go to
+//     several regions); closed returns ErrNoReadyEndpoint.
 //   - A name whose endpoints have targets is a CNAME for every type.
 //   - A CIDR map entry naming a region puts that region first (nearest and
 //     geomap) while it is ready.
@@ -69,32 +69,44 @@
 //
 // # TTL
 //
-// GSLB answers use the name's TTL, shortened to the smallest NextChange of
-// the chosen endpoints (the earliest time their state could change, as
-// gdnsd does), but never below MinTTL.
+// GSLB answers use the name's configured TTL while the answer is stable,
+// and MinTTL while it may change soon: an endpoint the answer depends on
+// (a chosen one, or one ranked before the last chosen, whose recovery
+// would take over) is in transition (failed probes below fall, recovering,
+// inside a hold: Observation.Transition), nothing is ready (all_down
+// open), or a write name awaits a change or has no quorum. Names whose
+// endpoints have no probes are always stable.
+//
+// # Start-up
+//
+// Until a node has a view (View.Answering: peer sync or its own first
+// full probe round, or the start-up limit passed), GSLB names answer
+// ErrUnavailable (SERVFAIL) while static data is served. Drained
+// endpoints are never answered, all_down open included.
 //
 // # Write names
 //
-// A write name (role write) answers only its active region's endpoint.
-// The active region starts as the first ready region in Order, moves to
-// the first ready region in Order when it stops being ready, and moves
-// back to a more preferred region only with failback auto, once that
-// region has been Ready (per the View's Since) for FailbackHold; manual
-// failback stays put. The active region is carried across Snapshots
-// (Options.Previous, WithView). RebuildAt tells the publisher when a
-// pending failback becomes due.
+// A write name (role write) answers only the region of the write record
+// in force (WriteActive): a replicated record ordered by a term, never by
+// a clock. Term 0 is implicit: the first region in order. The cluster
+// keeps, per name, the record that Supersedes every other it has seen
+// (higher term, then greater proposer), and refuses any record whose
+// backers are no majority of the cluster (CheckRecord).
 //
-// Every node must send writes to the same region, also one that restarted
-// or joined after a failover. So a failover or failback decided by a
-// Snapshot is reported by ActiveChanges (stamped with the build time and
-// the node), gossiped by the cluster, and comes back to every node in
-// View.Active, newest (At, then By) first. A Snapshot adopts a record that
-// is newer than its own decision and names a region still in Order as its
-// previous active region (not an initial choice: failback rules apply),
-// then applies the rules above: if the adopted region is not ready, it
-// fails over, and that is a decision of its own. Initial choices are not
-// gossiped: they are the same everywhere (the first ready region in Order)
-// until the first failover, and adopted records are never reported again.
+// A Snapshot only proposes (Proposals): Term+1, while this node may decide
+// (View.Deciding: it sees a quorum and its start-up is complete), on
+// positive evidence that the record's region failed — each of its
+// endpoints drained, or down or recovering with a majority of the
+// expected cluster reporting a failure (Observation.Failed). Unknown, "not
+// yet proven since start" and ties never move writes. The new region is
+// the first ready one in order. Failback auto moves once, straight to the
+// most preferred ready region once it has been ready for FailbackHold;
+// manual stays put until an operator moves it (ProposeMove, the same
+// record rule). A node without quorum proposes nothing and, once it has
+// been without quorum for cluster.write_grace, answers ErrUnavailable for
+// write names rather than a region it cannot vouch for. WriteHistory keeps
+// the records this node saw come into force; RebuildAt tells the
+// publisher when a pending failback or the grace falls due.
 //
 // # Agreement
 //

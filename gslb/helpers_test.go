@@ -2,6 +2,7 @@ package gslb
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
 	"strings"
 	"testing"
@@ -177,7 +178,7 @@ var (
 // allReady returns a View with every endpoint of cfg Ready except those
 // given in states.
 func viewOf(cfg *config.Config, states map[string]State) View {
-	v := View{Self: "node-a", Synced: true, Endpoints: map[string]EndpointState{}, At: t0}
+	v := View{Self: "node-a", Synced: true, FirstRound: true, Quorum: true, Expect: 1, Endpoints: map[string]EndpointState{}, At: t0}
 	for _, z := range cfg.Zones {
 		for _, n := range z.Names {
 			for _, e := range n.Endpoints {
@@ -185,7 +186,11 @@ func viewOf(cfg *config.Config, states map[string]State) View {
 				if !ok {
 					st = Ready
 				}
-				v.Endpoints[e.ID] = EndpointState{ID: e.ID, State: st, Since: t0.Add(-time.Hour)}
+				es := EndpointState{ID: e.ID, State: st, Since: t0.Add(-time.Hour)}
+				if st == Down {
+					es.Failed = 1 // this (solo) node saw the probes fail
+				}
+				v.Endpoints[e.ID] = es
 			}
 		}
 	}
@@ -228,3 +233,29 @@ func addrs(rs []Record) []string {
 }
 
 func config0() config.RData { return config.RData{} }
+
+// settle plays the cluster's part for a Snapshot: it accepts every
+// proposal as the record in force (proposed by the View's node alone,
+// as a solo node does) and rebuilds, until nothing more is proposed.
+func settle(t testing.TB, s *Snapshot) *Snapshot {
+	t.Helper()
+	for range 5 {
+		props := s.Proposals()
+		if len(props) == 0 {
+			return s
+		}
+		v := s.View()
+		act := maps.Clone(v.Active)
+		if act == nil {
+			act = map[string]WriteActive{}
+		}
+		for _, p := range props {
+			p.By, p.Backers = v.Self, []string{v.Self}
+			act[p.Name] = p
+		}
+		v.Active = act
+		s = s.WithView(v, s.BuiltAt())
+	}
+	t.Fatalf("write proposals did not settle: %+v", s.Proposals())
+	return nil
+}

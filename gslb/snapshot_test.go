@@ -137,8 +137,8 @@ func TestExplain(t *testing.T) {
 
 	// Write name: shows the active region and why.
 	ex = s.Explain("db.gslb.test.", TypeA, london)
-	if ex.Role != "write" || !strings.Contains(strings.Join(ex.Reasons, "\n"), "active region: us-east") ||
-		!slices.Equal(ex.Answer, []string{"192.0.2.30"}) || ex.Ranking[1].Skipped != "not the active region" {
+	if ex.Role != "write" || !strings.Contains(strings.Join(ex.Reasons, "\n"), "write record: us-east, term 0 in force") ||
+		!slices.Equal(ex.Answer, []string{"192.0.2.30"}) || ex.Ranking[1].Skipped != "not the write region" {
 		t.Fatalf("write explanation %+v", ex)
 	}
 	// Residency closed: the error and the name's TTL.
@@ -246,7 +246,8 @@ zones:
 	if err != nil {
 		t.Fatal(err)
 	}
-	v := View{Endpoints: map[string]EndpointState{"eu-west@app.gslb.test": {State: Ready}, "us-east@app.gslb.test": {State: Ready}}}
+	v := View{FirstRound: true, Quorum: true, Expect: 1,
+		Endpoints: map[string]EndpointState{"eu-west@app.gslb.test": {State: Ready}, "us-east@app.gslb.test": {State: Ready}}}
 	s, err := NewSnapshot(Options{Config: cfg, Locator: testLocator(t), View: v, Now: t0})
 	if err != nil {
 		t.Fatal(err)

@@ -2,7 +2,9 @@ package gslb
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
+	"slices"
 	"time"
 )
 
@@ -70,10 +72,16 @@ type Observation struct {
 	// Seq increases with every observation a node emits (per node, not per
 	// endpoint), so a receiver can drop replays and older copies.
 	Seq uint64 `json:"seq"`
-	// NextChange is the earliest time from ObservedAt at which this
-	// observer's state could change (fall × interval for a ready endpoint);
-	// it caps the TTL of answers. Zero means unknown.
-	NextChange time.Duration `json:"next_change_ns"`
+	// Failed is positive evidence of failure: the endpoint is Down after
+	// failed probes, or Recovering after this observer had seen it Ready
+	// (its lag rose). Unknown, "no result yet" and "not yet proven since
+	// start" are not failures: a write name never fails over on them.
+	Failed bool `json:"failed,omitempty"`
+	// Transition is true while the observer's state may change soon:
+	// failed probes below fall, bad lag reads below the lag fall, a run of
+	// successes below rise, or recovering (inside the hold). Answers that
+	// depend on such an endpoint get the name's min_ttl.
+	Transition bool `json:"transition,omitempty"`
 }
 
 // Drain is an operator's drain or undrain of one endpoint. The newest (by
@@ -85,13 +93,73 @@ type Drain struct {
 	By       string    `json:"by"` // node that took the action
 }
 
-// WriteActive is a write name's active region as decided by a node's
-// failover or failback; the newest (At, then By) wins cluster-wide.
+// WriteActive is a write name's replicated primary record: the region
+// writes go to. Records are ordered by Term, never by a clock: a node
+// proposes Term+1 only while it sees a quorum of members (Backers), and
+// every node keeps the record that Supersedes the others, so a node cut
+// off from the majority cannot create a record that wins on heal.
+// Term 0 is the implicit record of every write name: the first region of
+// its order, the configured primary.
 type WriteActive struct {
-	Name   string    `json:"name"` // GSLB name FQDN, e.g. "db.gslb.test."
-	Region string    `json:"region"`
-	At     time.Time `json:"at"`
-	By     string    `json:"by"`
+	Name   string `json:"name"` // GSLB name FQDN, e.g. "db.gslb.test."
+	Term   uint64 `json:"term"`
+	Region string `json:"region"`
+	// From is the region the record moved writes away from.
+	From string `json:"from,omitempty"`
+	// By is the proposer; Backers are the members it saw alive when it
+	// proposed (itself included), a majority of the expected cluster.
+	By      string   `json:"by"`
+	Backers []string `json:"backers,omitempty"`
+	// Reason says why: "failover: eu-west down by 2 of 3 observers", "set
+	// by an operator", "failback: us-east ready for 1m0s".
+	Reason string `json:"reason,omitempty"`
+	// Lag is the new primary's agreed replication lag at the change: the
+	// estimate of the writes lost (RPO) when the old primary died.
+	Lag      time.Duration `json:"lag_ns"`
+	LagKnown bool          `json:"lag_known"`
+	// Detection is the time from the old primary's last agreed-ready
+	// moment to this change (0 for a planned move or when unknown).
+	Detection time.Duration `json:"detection_ns"`
+	// At is the proposer's clock at the change: shown to operators, never
+	// used to order records.
+	At time.Time `json:"at"`
+}
+
+// Supersedes reports whether record a wins over b: the higher term, and
+// for two proposals of the same term the greater proposer name, so every
+// node keeps the same record whatever order gossip brings them in.
+func (a WriteActive) Supersedes(b WriteActive) bool {
+	if a.Term != b.Term {
+		return a.Term > b.Term
+	}
+	return a.By > b.By
+}
+
+// QuorumOf reports whether alive members out of expect form a majority.
+func QuorumOf(alive, expect int) bool { return alive*2 > max(expect, 1) }
+
+// CheckRecord is the validity rule a write record must pass before a node
+// stores it, whether it comes from gossip, a push/pull sync or the state
+// file: a term, a name and region, a proposer among its backers, and
+// backers that form a majority of expect. A record that a node created
+// without seeing a quorum is refused everywhere.
+func CheckRecord(a WriteActive, expect int) error {
+	switch {
+	case a.Term == 0:
+		return errors.New("write record without a term")
+	case a.Name == "" || a.Region == "":
+		return errors.New("write record without a name or region")
+	case a.By == "" || !slices.Contains(a.Backers, a.By):
+		return fmt.Errorf("write record of %s: proposer %q is not among its backers", a.Name, a.By)
+	}
+	seen := make(map[string]bool, len(a.Backers))
+	for _, b := range a.Backers {
+		seen[b] = true
+	}
+	if !QuorumOf(len(seen), expect) {
+		return fmt.Errorf("write record %s term %d: %d backers are no majority of %d members", a.Name, a.Term, len(seen), expect)
+	}
+	return nil
 }
 
 // Member is one cluster member as the local node sees it.
@@ -132,7 +200,7 @@ type AgreeInput struct {
 	Observations map[string]map[string]Observation
 	// Drains holds the newest drain record per endpoint.
 	Drains map[string]Drain
-	// Active holds the newest write-active record per GSLB name (by
+	// Active holds the record in force per write name (by
 	// WriteActive.Name); Agree passes it to the View unchanged.
 	Active map[string]WriteActive
 	// Endpoints lists every configured endpoint ID.
@@ -156,15 +224,38 @@ type View struct {
 	// Isolated is true when this node sees fewer than half of Expect.
 	Isolated      bool      `json:"isolated"`
 	IsolatedSince time.Time `json:"isolated_since,omitzero"`
+	// Expect is the cluster size the quorum is counted against; Quorum is
+	// true while this node sees a majority of it alive (itself included;
+	// a solo node is its own quorum). NoQuorumSince is when it lost it.
+	Expect        int       `json:"expect"`
+	Quorum        bool      `json:"quorum"`
+	NoQuorumSince time.Time `json:"no_quorum_since,omitzero"`
 	// Synced: see AgreeInput.Synced.
-	Synced    bool                     `json:"synced"`
-	Endpoints map[string]EndpointState `json:"endpoints"`
-	At        time.Time                `json:"at"`
-	// Active is the cluster's newest write-active record per GSLB name
-	// (AgreeInput.Active); a Snapshot adopts a record newer than its own
-	// decision, so every node sends writes to the same region.
+	Synced bool `json:"synced"`
+	// FirstRound and StartupOver are this node's own start-up gates, set
+	// by the publisher before it builds a Snapshot: its first full probe
+	// round is done; the start-up limit has passed (the gates no longer
+	// hold anything back). See Answering and Deciding.
+	FirstRound  bool                     `json:"first_round"`
+	StartupOver bool                     `json:"startup_over"`
+	Endpoints   map[string]EndpointState `json:"endpoints"`
+	At          time.Time                `json:"at"`
+	// Active is the write record in force per write name (the one that
+	// supersedes every other this node has seen); every node answers a
+	// write name from it, so all send writes to the same region.
 	Active map[string]WriteActive `json:"active,omitempty"`
 }
+
+// Answering reports whether the node has a view worth answering GSLB names
+// from: its peers' state (Synced) or its own first probe round, or the
+// start-up limit passed. Before that, GSLB names get SERVFAIL (resolvers
+// ask another name server) while static data is served.
+func (v View) Answering() bool { return v.StartupOver || v.Synced || v.FirstRound }
+
+// Deciding reports whether the node may propose write-name changes: it has
+// both synced with its peers and finished its own first probe round (or
+// the start-up limit passed), and it sees a quorum.
+func (v View) Deciding() bool { return v.Quorum && (v.StartupOver || (v.Synced && v.FirstRound)) }
 
 // EndpointState is the agreed state of one endpoint.
 type EndpointState struct {
@@ -178,8 +269,16 @@ type EndpointState struct {
 	// Lag is the median lag of the fresh observers that know it.
 	Lag      time.Duration `json:"lag_ns"`
 	LagKnown bool          `json:"lag_known"`
-	// NextChange: the smallest NextChange among fresh observers.
-	NextChange time.Duration `json:"next_change_ns"`
+	// Transition is true when a fresh observer reports its state may
+	// change soon (Observation.Transition).
+	Transition bool `json:"transition,omitempty"`
+	// Failed counts the fresh observers with positive evidence of failure
+	// (Observation.Failed). A write name fails over only when they are a
+	// majority of the expected cluster.
+	Failed int `json:"failed"`
+	// LastReady is the last time this node agreed the endpoint was Ready
+	// (zero if never): the start of a write failover's detection time.
+	LastReady time.Time `json:"last_ready,omitzero"`
 	// Observers is each node's latest observation (fresh or not).
 	Observers map[string]Observation `json:"observers"`
 	Drain     *Drain                 `json:"drain,omitempty"`
@@ -275,4 +374,17 @@ var (
 	ErrNoReadyEndpoint = errors.New("gslb: no ready endpoint")
 	// ErrRefused: a type we refuse (AXFR, IXFR) -> REFUSED.
 	ErrRefused = errors.New("gslb: refused")
+	// ErrUnavailable: this node cannot answer the name now -> SERVFAIL, so
+	// resolvers ask another name server: a GSLB name before the node has a
+	// view, or a write name on a node without quorum.
+	ErrUnavailable = errors.New("gslb: unavailable on this node")
+	// ErrNoQuorum: a write-name change was refused because this node does
+	// not see a majority of the cluster.
+	ErrNoQuorum = errors.New("gslb: no quorum")
+	// ErrStaleTerm: a proposed write record does not supersede the one in
+	// force (another node changed it first).
+	ErrStaleTerm = errors.New("gslb: stale term")
+	// ErrNotReady: a write name was asked to move to a region that is not
+	// ready.
+	ErrNotReady = errors.New("gslb: region not ready")
 )

@@ -103,7 +103,7 @@ func NewLagSource(r *config.Readiness, client *http.Client) (LagSource, error) {
 		if err != nil {
 			return nil, fmt.Errorf("bad dsn: %v", err)
 		}
-		return &pgLag{cfg: cfg}, nil
+		return &pgLag{cfg: cfg, maxLag: r.MaxLag.D()}, nil
 	case "":
 		return nil, errors.New("readiness needs a type (http_json, prometheus or postgres)")
 	default:
@@ -328,27 +328,42 @@ func labelsMatch(have []*dto.LabelPair, want map[string]string) bool {
 	return true
 }
 
-// pgLagQuery is 0 on a primary and on a standby with nothing left to
-// replay; otherwise the age of the last replayed transaction. It is NULL
-// on a standby that has not replayed any transaction yet. Replay can be
-// ahead of the receive position (just after a standby restart the WAL
-// receiver starts again from the beginning of a segment), which also
-// means nothing is pending, hence <= rather than =.
-const pgLagQuery = `SELECT CASE
-  WHEN NOT pg_is_in_recovery() THEN 0::float8
-  WHEN pg_last_wal_receive_lsn() <= pg_last_wal_replay_lsn() THEN 0::float8
-  ELSE EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp())::float8
-END`
+// pgLagQuery reads, in one round trip: whether the server is a standby;
+// its replay lag (0 with nothing left to replay, else the age of the last
+// replayed transaction; NULL before the first one); and its WAL
+// receiver's status and the age of the last message from the primary.
+// Replay can be ahead of the receive position (just after a standby
+// restart the WAL receiver starts again from the beginning of a segment),
+// which also means nothing is pending, hence <= rather than =. The
+// receiver timeout bounds how long a healthy but idle stream stays
+// silent: the standby pings the primary after half of it.
+const pgLagQuery = `SELECT pg_is_in_recovery(),
+  CASE
+    WHEN NOT pg_is_in_recovery() THEN 0::float8
+    WHEN pg_last_wal_receive_lsn() <= pg_last_wal_replay_lsn() THEN 0::float8
+    ELSE EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp())::float8
+  END,
+  (SELECT status FROM pg_stat_wal_receiver LIMIT 1),
+  (SELECT EXTRACT(EPOCH FROM now() - last_msg_receipt_time)::float8 FROM pg_stat_wal_receiver LIMIT 1),
+  EXTRACT(EPOCH FROM current_setting('wal_receiver_timeout')::interval)::float8`
 
 // pgLag keeps one connection per target and reconnects after any error,
 // so a restarted server is picked up at the next read.
 type pgLag struct {
-	cfg  *pgx.ConnConfig
-	conn *pgx.Conn
+	cfg    *pgx.ConnConfig
+	conn   *pgx.Conn
+	maxLag time.Duration
 }
 
 func (*pgLag) Kind() string { return "postgres" }
 
+// Lag is 0 on a primary. On a standby it is the replay lag, but only
+// while the standby is really replicating: a standby whose WAL stream is
+// cut has nothing to replay and would read 0 — a lie. So a WAL receiver
+// that is not streaming, or that has heard nothing from the primary for
+// longer than max_lag (at least half the standby's wal_receiver_timeout,
+// the longest a healthy idle stream stays silent, plus a second), fails
+// the read: the standby is not ready, with that reason.
 func (s *pgLag) Lag(ctx context.Context) (time.Duration, error) {
 	if s.conn == nil {
 		c, err := pgx.ConnectConfig(ctx, s.cfg)
@@ -357,17 +372,37 @@ func (s *pgLag) Lag(ctx context.Context) (time.Duration, error) {
 		}
 		s.conn = c
 	}
-	var v *float64
-	if err := s.conn.QueryRow(ctx, pgLagQuery).Scan(&v); err != nil {
+	var (
+		standby         bool
+		lag, msgAge, rt *float64
+		status          *string
+	)
+	if err := s.conn.QueryRow(ctx, pgLagQuery).Scan(&standby, &lag, &status, &msgAge, &rt); err != nil {
 		s.drop()
 		return 0, fmt.Errorf("query: %w", probeErr(ctx, err))
 	}
-	if v == nil {
+	if standby {
+		if status == nil || *status != "streaming" {
+			st := "no WAL receiver"
+			if status != nil {
+				st = "WAL receiver " + *status
+			}
+			return 0, fmt.Errorf("standby is not streaming from its primary (%s)", st)
+		}
+		silent := s.maxLag
+		if rt != nil && *rt > 0 {
+			silent = max(silent, time.Duration(*rt/2*float64(time.Second))+time.Second)
+		}
+		if msgAge != nil && time.Duration(*msgAge*float64(time.Second)) > silent {
+			return 0, fmt.Errorf("standby has heard nothing from its primary for %.1fs (limit %s)", *msgAge, silent)
+		}
+	}
+	if lag == nil {
 		return 0, errors.New("standby has not replayed any transaction yet")
 	}
 	// A standby's clock a little ahead of the primary's gives a small
 	// negative age: it has replayed everything, so it reads as 0.
-	return seconds(max(*v, 0))
+	return seconds(max(*lag, 0))
 }
 
 func (s *pgLag) drop() {

@@ -13,8 +13,6 @@ type MachineConfig struct {
 	// alive; Fall how many consecutive failures make an alive one down.
 	// Values below 1 count as 1.
 	Rise, Fall int
-	// Interval is the liveness probe interval; it only feeds NextChange.
-	Interval time.Duration
 	// Readiness says the endpoint has a lag source; without one an alive
 	// endpoint is ready.
 	Readiness bool
@@ -23,8 +21,6 @@ type MachineConfig struct {
 	// Hold is how long every lag read must stay good (while alive) before
 	// a recovering endpoint becomes ready.
 	Hold time.Duration
-	// LagInterval is the lag read interval; it only feeds NextChange.
-	LagInterval time.Duration
 	// LagFall is how many consecutive bad lag reads take a ready endpoint
 	// back to recovering. Values below 1 count as 1.
 	LagFall int
@@ -86,6 +82,9 @@ type Machine struct {
 	lagErr    string
 	goodSince time.Time // zero when the current lag run is bad
 	badRun    int
+	// everReady: the machine has been Ready since it started, so a later
+	// Recovering is a failure (lag rose), not a start not yet proven.
+	everReady bool
 }
 
 // NewMachine returns a machine in state Unknown.
@@ -157,6 +156,9 @@ func (m *Machine) eval(now time.Time) Change {
 	if to != from {
 		m.state, m.since = to, now
 	}
+	if to == gslb.Ready {
+		m.everReady = true
+	}
 	m.reason = reason
 	return Change{From: from, To: to, Reason: reason}
 }
@@ -220,37 +222,36 @@ func (m *Machine) Observation() gslb.Observation {
 		Reason:     m.reason,
 		ObservedAt: m.observedAt,
 		Since:      m.since,
-		NextChange: m.nextChange(),
+		Failed:     m.failed(),
+		Transition: m.transition(),
 	}
 }
 
-// nextChange is the earliest time, from the latest result, at which the
-// state could move: for a ready endpoint the failures it takes to leave,
-// otherwise the successes or hold it still needs to move towards ready.
-func (m *Machine) nextChange() time.Duration {
-	iv := m.cfg.Interval
-	switch m.state {
-	case gslb.Ready:
-		d := time.Duration(m.cfg.Fall) * iv
-		if m.cfg.Readiness {
-			if l := time.Duration(m.cfg.LagFall-m.badRun) * m.cfg.LagInterval; l > 0 && (d <= 0 || l < d) {
-				d = l
-			}
-		}
-		return d
-	case gslb.Down:
-		return time.Duration(m.cfg.Rise-m.succRun) * iv
-	case gslb.Recovering:
-		if m.alive != aliveYes {
-			return time.Duration(m.cfg.Rise-m.succRun) * iv
-		}
-		if m.goodSince.IsZero() {
-			return m.cfg.Hold
-		}
-		if left := m.cfg.Hold - m.observedAt.Sub(m.holdStart()); left > 0 {
-			return left
-		}
-		return m.cfg.LagInterval
-	}
-	return 0
+// failed is positive evidence of failure: Down after failed probes, or
+// Recovering after the endpoint had been Ready (its lag rose, or it went
+// down and is not yet back). A start not yet proven is no failure.
+func (m *Machine) failed() bool {
+	return m.state == gslb.Down || (m.state == gslb.Recovering && m.everReady)
 }
+
+// transition reports whether the state may change soon: failed probes
+// below fall, bad lag reads below the lag fall, successes below rise,
+// alive but not yet proven, or recovering (inside the hold).
+func (m *Machine) transition() bool {
+	switch {
+	case m.state == gslb.Recovering, m.alive == aliveUnknown:
+		return true
+	case m.alive == aliveYes && m.failRun > 0:
+		return true
+	case m.state == gslb.Ready && m.badRun > 0:
+		return true
+	case m.state == gslb.Down && m.succRun > 0:
+		return true
+	}
+	return false
+}
+
+// Failing reports whether the latest liveness probe failed while the
+// endpoint is still alive (fewer than fall failures): the Manager then
+// probes at the fast interval to reach a verdict sooner.
+func (m *Machine) Failing() bool { return m.alive == aliveYes && m.failRun > 0 }

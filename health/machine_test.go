@@ -39,8 +39,8 @@ func (s step) why(r string) step { s.reason = r; return s }
 const sec = time.Second
 
 func TestMachine(t *testing.T) {
-	noLag := MachineConfig{Rise: 2, Fall: 3, Interval: sec}
-	withLag := MachineConfig{Rise: 2, Fall: 2, Interval: sec, Readiness: true, MaxLag: 2 * sec, Hold: 5 * sec, LagInterval: sec, LagFall: 2}
+	noLag := MachineConfig{Rise: 2, Fall: 3}
+	withLag := MachineConfig{Rise: 2, Fall: 2, Readiness: true, MaxLag: 2 * sec, Hold: 5 * sec, LagFall: 2}
 	cases := []struct {
 		name  string
 		cfg   MachineConfig
@@ -81,7 +81,7 @@ func TestMachine(t *testing.T) {
 		{"flapping never raises a down endpoint", noLag, []step{
 			fail(0, gslb.Down), ok(sec, gslb.Down), fail(2*sec, gslb.Down), ok(3*sec, gslb.Down), fail(4*sec, gslb.Down),
 		}},
-		{"rise 1 fall 1", MachineConfig{Rise: 1, Fall: 1, Interval: sec}, []step{
+		{"rise 1 fall 1", MachineConfig{Rise: 1, Fall: 1}, []step{
 			ok(0, gslb.Ready), fail(sec, gslb.Down), ok(2*sec, gslb.Ready),
 		}},
 		{"lag under for the whole hold", withLag, []step{
@@ -145,7 +145,7 @@ func TestMachine(t *testing.T) {
 			lag(15*sec, 0, gslb.Recovering),
 			lag(16*sec, 0, gslb.Ready),
 		}},
-		{"zero hold is ready at the first good read", MachineConfig{Rise: 1, Fall: 1, Interval: sec, Readiness: true, MaxLag: sec, LagInterval: sec, LagFall: 1}, []step{
+		{"zero hold is ready at the first good read", MachineConfig{Rise: 1, Fall: 1, Readiness: true, MaxLag: sec, LagFall: 1}, []step{
 			ok(0, gslb.Recovering), lag(0, 0, gslb.Ready), lag(sec, sec, gslb.Recovering), lag(2*sec, 0, gslb.Ready),
 		}},
 	}
@@ -193,37 +193,63 @@ func TestMachine(t *testing.T) {
 	}
 }
 
+// TestMachineObservation: what an observation says besides the state:
+// positive evidence of failure (Failed) and a pending change (Transition).
 func TestMachineObservation(t *testing.T) {
 	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
-	cfg := MachineConfig{Rise: 2, Fall: 3, Interval: sec, Readiness: true, MaxLag: 2 * sec, Hold: 5 * sec, LagInterval: 2 * sec, LagFall: 3}
+	cfg := MachineConfig{Rise: 2, Fall: 3, Readiness: true, MaxLag: 2 * sec, Hold: 5 * sec, LagFall: 2}
 	m := NewMachine(cfg)
-	m.Liveness(t0, errors.New("refused"))
-	if o := m.Observation(); o.State != gslb.Down || o.NextChange != 2*sec || o.LagKnown {
-		t.Fatalf("down: %+v", o)
+	type want struct {
+		state              gslb.State
+		failed, transition bool
 	}
+	check := func(step string, w want) gslb.Observation {
+		t.Helper()
+		o := m.Observation()
+		if o.State != w.state || o.Failed != w.failed || o.Transition != w.transition {
+			t.Fatalf("%s: state %s failed %v transition %v, want %+v", step, o.State, o.Failed, o.Transition, w)
+		}
+		return o
+	}
+	// Start: one success, not yet proven, is no failure.
+	m.Liveness(t0, nil)
+	check("alive not yet proven", want{gslb.Recovering, false, true})
 	m.Liveness(t0.Add(sec), nil)
-	if o := m.Observation(); o.NextChange != sec {
-		t.Fatalf("down, 1 of 2 ok: NextChange %s", o.NextChange)
+	o := check("alive, no lag read: recovering since start", want{gslb.Recovering, false, true})
+	if o.LagKnown {
+		t.Fatal("lag known before any read")
 	}
-	m.Liveness(t0.Add(2*sec), nil)
-	if o := m.Observation(); o.State != gslb.Recovering || o.NextChange != 5*sec {
-		t.Fatalf("recovering without lag: %+v", o)
+	m.Lag(t0.Add(2*sec), 500*time.Millisecond, nil)
+	m.Lag(t0.Add(7*sec), 0, nil)
+	check("ready after the hold", want{gslb.Ready, false, false})
+	// One bad lag read (below the lag fall): still ready, in transition.
+	m.Lag(t0.Add(8*sec), 5*sec, nil)
+	check("one bad lag read", want{gslb.Ready, false, true})
+	// Lag rose for good: recovering after ready is a failure.
+	m.Lag(t0.Add(9*sec), 5*sec, nil)
+	check("lag rose", want{gslb.Recovering, true, true})
+	m.Lag(t0.Add(10*sec), 0, nil)
+	m.Lag(t0.Add(15*sec), 0, nil)
+	check("ready again", want{gslb.Ready, false, false})
+	// Failing probes below fall: ready, in transition, Failing (fast probes).
+	m.Liveness(t0.Add(16*sec), errors.New("refused"))
+	check("1 of 3 probes failed", want{gslb.Ready, false, true})
+	if !m.Failing() {
+		t.Fatal("not Failing after a failed probe of an alive endpoint")
 	}
-	m.Lag(t0.Add(3*sec), 500*time.Millisecond, nil)
-	if o := m.Observation(); o.NextChange != 5*sec || !o.LagKnown || o.Lag != 500*time.Millisecond {
-		t.Fatalf("recovering, hold started: %+v", o)
+	m.Liveness(t0.Add(17*sec), errors.New("refused"))
+	m.Liveness(t0.Add(18*sec), errors.New("refused"))
+	check("down after fall", want{gslb.Down, true, false})
+	if m.Failing() {
+		t.Fatal("still Failing once down: the normal interval applies")
 	}
-	m.Lag(t0.Add(5*sec), 0, nil)
-	if o := m.Observation(); o.NextChange != 3*sec {
-		t.Fatalf("recovering, 2s held: NextChange %s", o.NextChange)
-	}
-	m.Lag(t0.Add(8*sec), 0, nil)
-	// Ready: min(fall × interval, lag fall × lag interval) = min(3s, 6s).
-	if o := m.Observation(); o.State != gslb.Ready || o.NextChange != 3*sec || !o.Since.Equal(t0.Add(8*sec)) {
-		t.Fatalf("ready: %+v", o)
-	}
-	m.Lag(t0.Add(9*sec), 0, errors.New("refused"))
-	if o := m.Observation(); o.State != gslb.Ready || o.LagKnown || !strings.Contains(o.Reason, "lag read failed: refused") {
-		t.Fatalf("ready after failed read: %+v", o)
-	}
+	m.Liveness(t0.Add(19*sec), nil)
+	check("down, 1 of 2 successes", want{gslb.Down, true, true})
+	m.Liveness(t0.Add(20*sec), nil)
+	check("alive again, proving the lag: still a failure", want{gslb.Recovering, true, true})
+
+	// A fresh machine whose first probe fails: down at once, a failure.
+	m = NewMachine(cfg)
+	m.Liveness(t0, errors.New("refused"))
+	check("first probe failed", want{gslb.Down, true, false})
 }

@@ -161,6 +161,9 @@ type target struct {
 	prober       Prober
 	lag          LagSource // nil without readiness
 	liveInterval time.Duration
+	// fastInterval follows a failed probe until fall is reached or a
+	// probe succeeds; equal to liveInterval when not configured.
+	fastInterval time.Duration
 	liveTimeout  time.Duration
 	lagInterval  time.Duration
 	lagTimeout   time.Duration
@@ -272,6 +275,7 @@ func (m *Manager) newTarget(spec Target) *target {
 	mc := MachineConfig{Rise: 1, Fall: 1, LagFall: defaultFall}
 	if p := spec.Liveness; p != nil {
 		t.liveInterval, t.liveTimeout = p.Interval.D(), p.Timeout.D()
+		t.fastInterval = p.FastInterval.D()
 		mc.Rise, mc.Fall, mc.LagFall = p.Rise, p.Fall, p.Fall
 		pr, err := NewProber(p, m.client)
 		if err != nil {
@@ -292,7 +296,9 @@ func (m *Manager) newTarget(spec Target) *target {
 	if t.liveTimeout <= 0 || t.liveTimeout >= t.liveInterval {
 		t.liveTimeout = t.liveInterval / 2
 	}
-	mc.Interval = t.liveInterval
+	if t.fastInterval <= 0 || t.fastInterval > t.liveInterval {
+		t.fastInterval = t.liveInterval
+	}
 	if r := spec.Readiness; r != nil {
 		mc.Readiness, mc.MaxLag, mc.Hold = true, r.MaxLag.D(), r.Hold.D()
 		t.lagInterval, t.lagTimeout = r.Interval.D(), r.Timeout.D()
@@ -308,7 +314,6 @@ func (m *Manager) newTarget(spec Target) *target {
 		if t.lagTimeout <= 0 || t.lagTimeout >= t.lagInterval {
 			t.lagTimeout = t.lagInterval / 2
 		}
-		mc.LagInterval = t.lagInterval
 	}
 	t.machine = NewMachine(mc)
 	return t
@@ -386,9 +391,10 @@ func startOffset(d time.Duration) time.Duration {
 	return rand.N(d)
 }
 
-// loop calls do at the target's pace until ctx is done. do runs inline, so
-// a slow probe delays the next one and never overlaps it.
-func (m *Manager) loop(ctx context.Context, interval, first time.Duration, do func()) {
+// loop calls do at the target's pace until ctx is done: after each call,
+// interval() says how long until the next. do runs inline, so a slow
+// probe delays the next one and never overlaps it.
+func (m *Manager) loop(ctx context.Context, interval func() time.Duration, first time.Duration, do func()) {
 	timer := m.clock.NewTimer(first)
 	defer timer.Stop()
 	for {
@@ -402,7 +408,7 @@ func (m *Manager) loop(ctx context.Context, interval, first time.Duration, do fu
 		if ctx.Err() != nil {
 			return
 		}
-		timer.Reset(max(jitter(interval)-m.clock.Now().Sub(start), 0))
+		timer.Reset(max(jitter(interval())-m.clock.Now().Sub(start), 0))
 	}
 }
 
@@ -412,7 +418,18 @@ func (m *Manager) liveLoop(ctx context.Context, t *target) {
 		first = 0
 	}
 	kind := t.prober.Kind()
-	m.loop(ctx, t.liveInterval, first, func() {
+	// After a failed probe of an alive endpoint, probe again at the fast
+	// interval until fall is reached or a probe succeeds (HAProxy's
+	// fastinter): a dead endpoint leaves answers sooner.
+	next := func() time.Duration {
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		if t.machine.Failing() {
+			return t.fastInterval
+		}
+		return t.liveInterval
+	}
+	m.loop(ctx, next, first, func() {
 		pctx, cancel := context.WithTimeout(ctx, t.liveTimeout)
 		start := time.Now()
 		err := t.prober.Probe(pctx)
@@ -446,7 +463,8 @@ func (m *Manager) lagLoop(ctx context.Context, t *target) {
 		}
 	}()
 	kind := t.lag.Kind()
-	m.loop(ctx, t.lagInterval, startOffset(t.lagInterval), func() {
+	every := func() time.Duration { return t.lagInterval }
+	m.loop(ctx, every, startOffset(t.lagInterval), func() {
 		pctx, cancel := context.WithTimeout(ctx, t.lagTimeout)
 		start := time.Now()
 		lag, err := t.lag.Lag(pctx)

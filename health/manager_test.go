@@ -185,7 +185,7 @@ func TestManagerEndToEnd(t *testing.T) {
 	}
 
 	ready := rec.waitFor(t, ta.ID, 0, "initial ready", state(gslb.Ready))
-	if ready.Node != "n1" || !ready.LagKnown || ready.NextChange <= 0 {
+	if ready.Node != "n1" || !ready.LagKnown || ready.Failed {
 		t.Fatalf("ready observation: %+v", ready)
 	}
 

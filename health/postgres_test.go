@@ -141,7 +141,9 @@ hot_standby = on`, s.primary, dir))
 
 	s.run("pg_basebackup", "-h", "127.0.0.1", "-p", strconv.Itoa(s.primary), "-U", "postgres",
 		"-D", standby, "-R", "-X", "stream", "-c", "fast", "--no-sync")
-	s.appendConf(standby, fmt.Sprintf("port = %d", s.standby))
+	// A short receiver timeout keeps the standby's silence limit near
+	// max_lag in tests (see pgLag.Lag).
+	s.appendConf(standby, fmt.Sprintf("port = %d\nwal_receiver_timeout = '2s'", s.standby))
 	s.run("pg_ctl", "-D", standby, "-l", filepath.Join(dir, "standby.log"), "-w", "-t", "120", "start")
 	s.dataDirs = append(s.dataDirs, standby)
 	return s
@@ -252,5 +254,54 @@ func TestPostgresStandbyLag(t *testing.T) {
 		if n != 3 {
 			time.Sleep(50 * time.Millisecond)
 		}
+	}
+}
+
+// stopPrimary stops the primary at once (as a crash or a cut would), while
+// the standby keeps running.
+func (s *pgServers) stopPrimary() {
+	s.t.Helper()
+	s.run("pg_ctl", "-D", s.dataDirs[0], "-m", "immediate", "-w", "stop")
+	s.dataDirs = s.dataDirs[1:]
+}
+
+// TestPostgresCutStream: a standby whose WAL stream is cut has nothing to
+// replay, so replay lag alone reads 0. It must read as not ready, with
+// the reason, never as a caught-up standby.
+func TestPostgresCutStream(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts two PostgreSQL servers")
+	}
+	pg := startPostgres(t)
+	const iv = 300 * time.Millisecond
+	tg := Target{
+		ID: "standby@db",
+		Liveness: &config.Probe{Address: fmt.Sprintf("127.0.0.1:%d", pg.standby), Interval: config.Duration(iv),
+			Timeout: config.Duration(250 * time.Millisecond), Rise: 1, Fall: 2},
+		Readiness: &config.Readiness{Type: "postgres", DSN: pg.dsn(pg.standby), MaxLag: config.Duration(time.Second),
+			Hold: config.Duration(600 * time.Millisecond), Interval: config.Duration(iv), Timeout: config.Duration(250 * time.Millisecond)},
+	}
+	rec := &recorder{t: t}
+	m := NewManager(Options{Node: "n1", Emit: rec.emit})
+	m.SetTargets([]Target{tg})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	ready := rec.waitFor(t, tg.ID, 0, "standby ready", state(gslb.Ready))
+
+	pg.stopPrimary()
+	cut := rec.waitFor(t, tg.ID, ready.Seq, "standby not ready once its primary is gone", state(gslb.Recovering))
+	if cut.LagKnown || !cut.Failed || !strings.Contains(cut.Reason, "standby") {
+		t.Fatalf("cut standby: %+v, want an unknown lag, a failure and the reason", cut)
+	}
+	t.Logf("cut standby: %s", cut.Reason)
+	// And it stays so: every later observation is not ready.
+	later := rec.waitFor(t, tg.ID, cut.Seq+1, "another read", func(gslb.Observation) bool { return true })
+	if later.State == gslb.Ready || later.LagKnown {
+		t.Fatalf("standby with a cut stream read as ready: %+v", later)
 	}
 }

@@ -83,6 +83,7 @@ func (l *lockedBuffer) String() string {
 type node struct {
 	t      testing.TB
 	args   []string
+	opts   nodeOpts
 	cmd    *exec.Cmd
 	logs   *lockedBuffer
 	stdout *lockedBuffer
@@ -92,15 +93,36 @@ type node struct {
 	done   chan error
 }
 
+// nodeOpts place a node: wrap runs the binary through a command (such
+// as "ip netns exec NS"); host is the address its DNS and HTTP listeners
+// bind (port 0), 127.0.0.1 when empty.
+type nodeOpts struct {
+	wrap []string
+	host string
+}
+
 // startNode runs gslbd with args plus port-0 listeners and JSON logs, and
 // waits until it has bound its sockets.
 func startNode(t testing.TB, args ...string) *node {
 	t.Helper()
+	return startNodeOpts(t, nodeOpts{}, args...)
+}
+
+func startNodeOpts(t testing.TB, o nodeOpts, args ...string) *node {
+	t.Helper()
 	bin := gslbdBinary(t)
-	full := append([]string{"-log-format", "json", "-dns", "127.0.0.1:0", "-http", "127.0.0.1:0", "-lameduck", "200ms"}, args...)
+	host := o.host
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	listen := net.JoinHostPort(host, "0")
+	full := append([]string{"-log-format", "json", "-dns", listen, "-http", listen, "-lameduck", "200ms"}, args...)
 	cmd := exec.Command(bin, full...)
+	if len(o.wrap) > 0 {
+		cmd = exec.Command(o.wrap[0], append(append(o.wrap[1:], bin), full...)...)
+	}
 	pr, pw := io.Pipe()
-	n := &node{t: t, args: args, cmd: cmd, logs: &lockedBuffer{}, stdout: &lockedBuffer{}, done: make(chan error, 1)}
+	n := &node{t: t, args: args, opts: o, cmd: cmd, logs: &lockedBuffer{}, stdout: &lockedBuffer{}, done: make(chan error, 1)}
 	cmd.Stderr = pw
 	cmd.Stdout = n.stdout
 	if err := cmd.Start(); err != nil {
@@ -161,7 +183,19 @@ func startNode(t testing.TB, args ...string) *node {
 func (n *node) restart() *node {
 	n.t.Helper()
 	n.stop()
-	return startNode(n.t, n.args...)
+	return startNodeOpts(n.t, n.opts, n.args...)
+}
+
+// crash kills the node with SIGKILL (no leave, no last state save) and
+// starts it again with the same arguments.
+func (n *node) crash() *node {
+	n.t.Helper()
+	if n.cmd.ProcessState == nil {
+		_ = n.cmd.Process.Kill()
+		err := <-n.done
+		n.done <- err
+	}
+	return startNodeOpts(n.t, n.opts, n.args...)
 }
 
 // stop sends SIGTERM and waits (bounded) for the process to exit.

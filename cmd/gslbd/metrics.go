@@ -14,6 +14,11 @@ type metrics struct {
 	state       *prometheus.GaugeVec
 	transitions *prometheus.CounterVec
 	failovers   *prometheus.CounterVec
+	// Write names: records in force and their changes.
+	writeChanges *prometheus.CounterVec
+	writeTerm    *prometheus.GaugeVec
+	writeLag     *prometheus.GaugeVec
+	writeFenced  *prometheus.GaugeVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -34,8 +39,39 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "gslbd_gslb_failover_events_total", Help: "Times a ready endpoint of a GSLB name left the answers.",
 		}, []string{"name"}),
 	}
-	reg.MustRegister(m.reloads, m.info, m.state, m.transitions, m.failovers)
+	m.writeChanges = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "gslbd_write_failovers_total", Help: "Write records (failovers, failbacks, operator moves) this node saw come into force.",
+	}, []string{"name"})
+	m.writeTerm = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "gslbd_write_term", Help: "Term of each write name's record in force (0: the first region in order).",
+	}, []string{"name", "region"})
+	m.writeLag = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "gslbd_write_failover_lag_seconds", Help: "The new primary's replication lag at the last write change (RPO estimate).",
+	}, []string{"name"})
+	m.writeFenced = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "gslbd_write_fenced", Help: "1 while this node answers SERVFAIL for a write name (no quorum past the grace).",
+	}, []string{"name"})
+	reg.MustRegister(m.reloads, m.info, m.state, m.transitions, m.failovers, m.writeChanges, m.writeTerm, m.writeLag, m.writeFenced)
 	return m
+}
+
+func (m *metrics) writeChanged(r gslb.WriteActive) {
+	m.writeChanges.WithLabelValues(r.Name).Inc()
+	if r.LagKnown {
+		m.writeLag.WithLabelValues(r.Name).Set(r.Lag.Seconds())
+	}
+}
+
+func (m *metrics) writesInForce(s *gslb.Snapshot) {
+	m.writeTerm.Reset()
+	for _, w := range s.Writes() {
+		m.writeTerm.WithLabelValues(w.Name, w.Record.Region).Set(float64(w.Record.Term))
+		f := 0.0
+		if w.Fenced {
+			f = 1
+		}
+		m.writeFenced.WithLabelValues(w.Name).Set(f)
+	}
 }
 
 func (m *metrics) reload(result string) { m.reloads.WithLabelValues(result).Inc() }

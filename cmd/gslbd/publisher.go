@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -29,6 +30,13 @@ type publisher struct {
 	cluster  *cluster.Node
 	state    *stateFile
 	setToken func(string)
+	// firstRound is closed after this node's first full probe round;
+	// startupLimit bounds the wait for it and for peer sync (see
+	// gslb.View.Answering and Deciding).
+	firstRound   <-chan struct{}
+	startupLimit time.Duration
+	firstDone    bool
+	startupOver  bool
 
 	// fingerprint identifies the loaded config and database files, so the
 	// same files twice is a no-op.
@@ -41,6 +49,9 @@ func (p *publisher) run(ctx context.Context) error {
 	// automatic failback whose hold ends), since no View change may come.
 	rebuild := time.NewTimer(time.Hour)
 	defer rebuild.Stop()
+	limit := time.NewTimer(p.startupLimit)
+	defer limit.Stop()
+	first := p.firstRound
 	for {
 		rebuild.Reset(untilRebuild(p.store.Load()))
 		select {
@@ -52,6 +63,18 @@ func (p *publisher) run(ctx context.Context) error {
 			p.reload()
 		case <-rebuild.C:
 			p.applyView(p.store.Load().View())
+		case <-first:
+			first, p.firstDone = nil, true
+			p.applyView(p.store.Load().View())
+		case <-limit.C:
+			if !p.startupOver {
+				p.startupOver = true
+				if v := p.store.Load().View(); !v.FirstRound || !v.Synced {
+					p.log.Warn("start-up limit passed before the first probe round and peer sync; answering and deciding anyway",
+						zap.Duration("limit", p.startupLimit), zap.Bool("first_round", v.FirstRound), zap.Bool("synced", v.Synced))
+				}
+				p.applyView(p.store.Load().View())
+			}
 		}
 	}
 }
@@ -65,6 +88,8 @@ func untilRebuild(s *gslb.Snapshot) time.Duration {
 }
 
 func (p *publisher) applyView(v gslb.View) {
+	// This node's own start-up gates travel with the View.
+	v.FirstRound, v.StartupOver = p.firstDone, p.startupOver
 	cur := p.store.Load()
 	next := cur.WithView(v, time.Now())
 	p.store.Swap(next)
@@ -74,17 +99,52 @@ func (p *publisher) applyView(v gslb.View) {
 			zap.String("endpoint", ev.Endpoint), zap.Stringer("from", ev.From),
 			zap.Stringer("to", ev.To), zap.String("reason", ev.Reason))
 	}
-	p.shareActive(next)
-	p.state.save(p.cluster.Drains(), p.cluster.Actives())
+	p.logWrites(cur, next)
+	p.propose(next)
+	p.state.save(p.cluster.Drains(), p.cluster.Writes())
 }
 
-// shareActive gossips the write-name failovers and failbacks this node
-// decided, so every node sends writes to the same region.
-func (p *publisher) shareActive(s *gslb.Snapshot) {
-	for _, a := range s.ActiveChanges() {
-		p.log.Info("write name active region changed", zap.String("name", a.Name), zap.String("region", a.Region))
-		p.cluster.SetActive(a)
+// propose hands the write-name changes a Snapshot proposes to the
+// cluster, which accepts them only with a quorum and a higher term; the
+// accepted record comes back in the next View.
+func (p *publisher) propose(s *gslb.Snapshot) {
+	for _, r := range s.Proposals() {
+		if _, err := p.cluster.Propose(r); err != nil {
+			lvl := zap.WarnLevel
+			if errors.Is(err, gslb.ErrStaleTerm) {
+				lvl = zap.DebugLevel // another node was first: its record is on its way
+			}
+			p.log.Log(lvl, "write change not proposed", zap.String("name", r.Name),
+				zap.Uint64("term", r.Term), zap.String("region", r.Region), zap.Error(err))
+		}
 	}
+}
+
+// logWrites logs and counts every write record that came into force
+// between two Snapshots: the record an RPO/RTO review starts from.
+func (p *publisher) logWrites(cur, next *gslb.Snapshot) {
+	for _, r := range newWrites(cur.WriteHistory(), next.WriteHistory()) {
+		p.log.Warn("write primary changed", zap.String("name", r.Name), zap.Uint64("term", r.Term),
+			zap.String("from", r.From), zap.String("to", r.Region), zap.String("reason", r.Reason),
+			zap.String("by", r.By), zap.Strings("backers", r.Backers),
+			zap.Duration("lag", r.Lag), zap.Bool("lag_known", r.LagKnown), zap.Duration("detection", r.Detection))
+		p.m.writeChanged(r)
+	}
+	p.m.writesInForce(next)
+}
+
+// newWrites returns the records of all after the last one of old.
+func newWrites(old, all []gslb.WriteActive) []gslb.WriteActive {
+	if len(old) == 0 {
+		return all
+	}
+	last := old[len(old)-1]
+	for i := len(all) - 1; i >= 0; i-- {
+		if all[i].Name == last.Name && all[i].Term == last.Term && all[i].By == last.By {
+			return all[i+1:]
+		}
+	}
+	return all
 }
 
 // newEvents returns next's events that cur did not have yet.
@@ -133,7 +193,7 @@ func (p *publisher) reload() {
 		return
 	}
 	p.store.Swap(next)
-	p.shareActive(next)
+	p.propose(next)
 	p.fingerprint = fp
 	p.health.SetTargets(health.TargetsFromConfig(cfg))
 	if err := p.cluster.Reload(cfg.Cluster, endpointIDs(cfg)); err != nil {

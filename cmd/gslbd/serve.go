@@ -75,6 +75,9 @@ func serve(ctx context.Context, f flags, hup <-chan os.Signal, log *zap.Logger, 
 	}
 	store.Swap(snap)
 	m.configLoaded(cfg)
+	for _, w := range cfg.Warnings {
+		log.Warn("config warning", zap.String("warning", w))
+	}
 
 	dnsSrv, err := dns.NewServer(dns.Options{
 		Addrs:          cfg.Listen.DNS,
@@ -148,6 +151,11 @@ func serve(ctx context.Context, f flags, hup <-chan os.Signal, log *zap.Logger, 
 		if !st.Synced {
 			unmet = append(unmet, "cluster state not synced from peers yet")
 		}
+		for _, w := range store.Load().Writes() {
+			if w.Fenced {
+				unmet = append(unmet, "write name "+w.Name+": "+w.Reason)
+			}
+		}
 		return unmet
 	}
 	var dev dashboard.Dev
@@ -165,10 +173,25 @@ func serve(ctx context.Context, f flags, hup <-chan os.Signal, log *zap.Logger, 
 			}
 			node.SetDrain(gslb.Drain{Endpoint: id, Drained: drained, At: time.Now(), By: store.Load().NodeName()})
 			log.Info("drain changed by operator", zap.String("endpoint", id), zap.Bool("drained", drained))
+			if err := state.save(node.Drains(), node.Writes()); err != nil {
+				return fmt.Errorf("drain applied and gossiped, but not persisted: %w", err)
+			}
 			return nil
 		},
 		SetActive: func(name, region string) error {
-			node.SetActive(gslb.WriteActive{Name: name, Region: region, At: time.Now(), By: store.Load().NodeName()})
+			// The same record rule as a failover: Term+1, only with a
+			// quorum, to a ready region.
+			r, err := store.Load().ProposeMove(name, region)
+			if err != nil {
+				return err
+			}
+			if r, err = node.Propose(r); err != nil {
+				return err
+			}
+			log.Info("write name moved by operator", zap.String("name", name), zap.String("region", region), zap.Uint64("term", r.Term))
+			if err := state.save(node.Drains(), node.Writes()); err != nil {
+				return fmt.Errorf("write record accepted and gossiped, but not persisted: %w", err)
+			}
 			return nil
 		},
 		Cluster:    func() any { return node.Status() },
@@ -183,6 +206,7 @@ func serve(ctx context.Context, f flags, hup <-chan os.Signal, log *zap.Logger, 
 	pub := &publisher{
 		store: store, views: views, hup: hup, src: src, log: log.Named("publisher"), m: m,
 		health: hm, cluster: node, state: state,
+		firstRound: hm.FirstRound(), startupLimit: cfg.Cluster.StartupLimit.D(),
 		setToken: func(t string) {
 			if devToken == "" {
 				tokenVal.Store(t)
