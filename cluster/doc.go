@@ -4,7 +4,7 @@
 // backoff, graceful leave, the encryption keyring and its rotation on
 // reload), the gossip codec, and the table of the latest observation of
 // every node for every endpoint plus the operator drains and the write
-// names' active regions. It turns that table into a gslb.View by calling
+// names' records. It turns that table into a gslb.View by calling
 // the pure agreement rule gslb.Agree; it decides nothing about health
 // itself, it only moves bytes.
 //
@@ -15,13 +15,13 @@
 // Gossip. A node broadcasts its own observation when the state changes
 // and re-broadcasts all of its own every Refresh, through a
 // memberlist.TransmitLimitedQueue with named broadcasts
-// ("obs/<node>/<endpoint>", "drain/<endpoint>", "active/<name>") so a newer
+// ("obs/<node>/<endpoint>", "drain/<endpoint>", "write/<name>") so a newer
 // record replaces a queued older one. A received record that changes a state is
 // re-broadcast once (epidemic relay), which makes convergence fast even
 // when the originator's transmits miss a node. Push/pull
 // (LocalState/MergeRemoteState) exchanges the whole table, so a joining
 // node is up to date before it reports Synced. Every message starts with a
-// protocol version byte (1) and a type byte; unknown versions or types,
+// protocol version byte (2) and a type byte; unknown versions or types,
 // garbage and truncated messages are dropped and counted in
 // gslbd_cluster_messages_dropped_total{reason}. Each observation carries
 // its observer's sequence number (stamped here, never below the wall clock
@@ -31,15 +31,17 @@
 // dropped. Only a node speaks for itself: copies of our own observations
 // coming back are never stored. Drains are newest-At-wins (then By).
 //
-// Write-active records (gslb.WriteActive: a write name's active region as
-// a node's failover or failback decided it) travel exactly like drains:
-// SetActive applies and gossips one, newest At (then By) wins, a received
-// newer record is relayed once, push/pull carries them all, and the View
-// holds them in View.Active, so a Snapshot on every node, also one that
-// restarted or joined late, adopts the newest decision. The cluster does
-// not know the GSLB names, so it keeps any record with a non-empty name
-// and region (bounded in length and in number); the Snapshot ignores
-// records for names or regions it does not have.
+// Write records (gslb.WriteActive: a write name's primary) are not
+// last-writer-wins: they are ordered by a term. Propose stores and gossips
+// one only while this node sees a quorum of the expected cluster, naming
+// itself as proposer and the members it sees alive as backers; a received
+// record is kept only when its backers are a majority of the configured
+// cluster size (gslb.CheckRecord) and it supersedes the one held (higher
+// term, then proposer), and is relayed once; push/pull carries them all;
+// the View holds the record in force per name (View.Active). Restore
+// seeds one from the state file through the same rule. The cluster does
+// not know the GSLB names, so it keeps any valid record (bounded in
+// length and number); the Snapshot ignores names it does not have.
 //
 // Encryption uses memberlist's keyring (AES-GCM) with incoming and
 // outgoing verification on, so a peer without a current key can neither
@@ -56,6 +58,6 @@
 // isolated (memberlist stops gossiping to members dead for longer than
 // GossipToTheDeadTime, so a long partition does not heal by itself); it
 // joins one seed at a time so a stop waits for at most one join. Observe,
-// SetDrain, Drains, SetActive, Actives, Reload, Status and View are safe
+// SetDrain, Drains, Propose, Restore, Writes, Reload, Status and View are safe
 // from any goroutine.
 package cluster

@@ -247,10 +247,13 @@ type View struct {
 }
 
 // Answering reports whether the node has a view worth answering GSLB names
-// from: its peers' state (Synced) or its own first probe round, or the
-// start-up limit passed. Before that, GSLB names get SERVFAIL (resolvers
-// ask another name server) while static data is served.
-func (v View) Answering() bool { return v.StartupOver || v.Synced || v.FirstRound }
+// from: its peers' state (Synced with another member alive) or its own
+// first probe round, or the start-up limit passed. Before that, GSLB names
+// get SERVFAIL (resolvers ask another name server) while static data is
+// served. A solo node has no peers to learn from: it waits for its round.
+func (v View) Answering() bool {
+	return v.StartupOver || v.FirstRound || (v.Synced && aliveCount(v) > 1)
+}
 
 // Deciding reports whether the node may propose write-name changes: it has
 // both synced with its peers and finished its own first probe round (or

@@ -55,7 +55,9 @@ func (w wv) view(t *testing.T) View {
 		v.Quorum, v.NoQuorumSince = false, t0.Add(-w.noQuo)
 	}
 	if w.notDone {
+		// Restarted: synced from a live peer, own first round not done.
 		v.FirstRound = false
+		v.Members = []Member{{Name: "node-a", Alive: true}, {Name: "node-b", Alive: true}}
 	}
 	if len(w.recs) > 0 {
 		v.Active = map[string]WriteActive{}
@@ -422,7 +424,7 @@ func TestWriteRestart(t *testing.T) {
 // included.
 func TestColdStart(t *testing.T) {
 	v := viewOf(testConfig(), nil)
-	v.Synced, v.FirstRound = false, false
+	v.Synced, v.FirstRound = true, false // solo: synced, but nothing probed yet
 	s := snapAt(t, v, t0)
 	if _, err := s.Answer(Question{"app.gslb.test.", TypeA}, london); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("GSLB name before a view: %v, want ErrUnavailable", err)
@@ -430,7 +432,12 @@ func TestColdStart(t *testing.T) {
 	if _, err := s.Answer(Question{"www.gslb.test.", TypeA}, london); err != nil {
 		t.Fatalf("static data before a view: %v", err)
 	}
-	v.StartupOver = true
+	// A clustered node synced from a live peer has a view.
+	v.Members = []Member{{Name: "node-a", Alive: true}, {Name: "node-b", Alive: true}}
+	if _, err := snapAt(t, v, t0).Answer(Question{"app.gslb.test.", TypeA}, london); err != nil {
+		t.Fatalf("synced from a peer: %v", err)
+	}
+	v.Members, v.Synced, v.StartupOver = nil, false, true
 	if _, err := snapAt(t, v, t0).Answer(Question{"app.gslb.test.", TypeA}, london); err != nil {
 		t.Fatalf("after the start-up limit: %v", err)
 	}

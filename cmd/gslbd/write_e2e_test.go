@@ -396,3 +396,69 @@ func TestWriteNamePartition(t *testing.T) {
 		primary, other = other, primary
 	}
 }
+
+// TestColdStartNeverAnswersDrained: a solo node restarted with a drain in
+// its state file is polled from before the process starts. It answers
+// SERVFAIL for GSLB names until its first probe round, and never the
+// drained endpoint, also while nothing is proven ready yet (all_down open).
+func TestColdStartNeverAnswersDrained(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end: skipped with -short")
+	}
+	b1, b2 := newWBackend(t, "127.0.0.1"), newWBackend(t, "127.0.0.1")
+	dir := t.TempDir()
+	solo := wnode{name: "solo"}
+	path := writeConfig(t, dir, solo, []wnode{solo}, b1, b2)
+	state := fmt.Sprintf(`{"drains": [{"endpoint": "r1@app.gslb.test", "drained": true, "at": %q, "by": "operator"}]}`,
+		time.Now().Add(-time.Hour).UTC().Format(time.RFC3339Nano))
+	if err := os.WriteFile(filepath.Join(dir, "solo.state.json"), []byte(state), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	port := freePort(t)
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	var (
+		mu      sync.Mutex
+		seen    = map[string]int{}
+		stop    = make(chan struct{})
+		stopped = make(chan struct{})
+	)
+	go func() {
+		defer close(stopped)
+		for i := 0; i < 20000; i++ { // bounded: 100 s at most
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			r, err := exchangeECS(addr, "app.gslb.test", mdns.TypeA, "", 200*time.Millisecond)
+			key := "no answer"
+			if err == nil {
+				key = mdns.RcodeToString[r.Rcode] + " " + strings.Join(answerAddrs(r), ",")
+			}
+			mu.Lock()
+			seen[key]++
+			mu.Unlock()
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	n := startNode(t, "-config", path, "-dns", addr)
+	waitWriteReady(t, []*node{n})
+	waitFor(t, "r2 answered", 30*time.Second, func() bool { return equalAddrs(n.answersFor("app.gslb.test", ""), "192.0.2.2") })
+	time.Sleep(time.Second)
+	close(stop)
+	<-stopped
+	mu.Lock()
+	defer mu.Unlock()
+	t.Logf("answers seen from before the start: %v", seen)
+	for k := range seen {
+		_, addrs, _ := strings.Cut(k, " ")
+		for _, a := range strings.Split(addrs, ",") {
+			if a == "192.0.2.1" {
+				t.Fatalf("the drained endpoint was answered: %q (all: %v)", k, seen)
+			}
+		}
+	}
+	if seen["NOERROR 192.0.2.2"] == 0 {
+		t.Fatalf("never answered r2: %v", seen)
+	}
+}
