@@ -199,6 +199,9 @@ func (k *checker) health() {
 	k.dur("health.max_lag", &h.MaxLag, defaultMaxLag)
 	k.dur("health.hold", &h.Hold, defaultHold)
 	k.dur("health.fast_interval", &h.FastInterval, 0)
+	if h.FastInterval > h.Interval {
+		k.p.add("health.fast_interval", "fast_interval %s must not exceed interval %s", h.FastInterval, h.Interval)
+	}
 }
 
 // validName reports why a region or endpoint name cannot be used: it is
