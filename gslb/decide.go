@@ -455,10 +455,3 @@ func joinList(l []string) string {
 	}
 	return s + "]"
 }
-
-func orNone(s string) string {
-	if s == "" {
-		return "none"
-	}
-	return s
-}
