@@ -184,20 +184,37 @@ func appendObservation(b []byte, o gslb.Observation) ([]byte, error) {
 }
 
 func appendDrain(b []byte, d gslb.Drain) ([]byte, error) {
-	if err := checkName("endpoint", d.Endpoint, maxEndpointLen); err != nil {
+	target, limit, what := d.Endpoint, maxEndpointLen, "endpoint"
+	if d.Region != "" {
+		target, limit, what = d.Region, maxRegionLen, "region"
+		if d.Endpoint != "" {
+			return nil, fmt.Errorf("cluster: drain of region %s also names endpoint %s", d.Region, d.Endpoint)
+		}
+	}
+	if err := checkName(what, target, limit); err != nil {
 		return nil, err
 	}
 	if len(d.By) > maxByLen {
 		return nil, fmt.Errorf("cluster: drain author %q longer than %d bytes", d.By, maxByLen)
 	}
-	b = appendString(b, d.Endpoint)
+	b = appendString(b, target)
 	var flags byte
 	if d.Drained {
-		flags |= 1
+		flags |= drainFlagDrained
+	}
+	ext := drainExtended(d)
+	if ext {
+		flags |= drainFlagExt
+	}
+	if d.Region != "" {
+		flags |= drainFlagRegion
 	}
 	b = append(b, flags)
 	b = binary.AppendVarint(b, timeNanos(d.At))
 	b = appendString(b, d.By)
+	if ext {
+		b = appendDrainExt(b, d)
+	}
 	return b, nil
 }
 
@@ -462,21 +479,33 @@ func (r *reader) observation() gslb.Observation {
 
 func (r *reader) drain() gslb.Drain {
 	var d gslb.Drain
-	d.Endpoint = r.string("endpoint", maxEndpointLen)
+	target := r.string("endpoint", maxEndpointLen)
 	flags := r.byte()
-	d.Drained = flags&1 != 0
+	d.Drained = flags&drainFlagDrained != 0
 	d.At = nanosTime(r.varint())
 	d.By = r.string("by", maxByLen)
+	if flags&drainFlagExt != 0 {
+		r.drainExt(&d)
+	}
 	if r.err != nil {
 		return gslb.Drain{}
 	}
 	switch {
-	case d.Endpoint == "":
+	case target == "":
 		r.fail("empty endpoint")
-	case flags&^1 != 0:
+	case flags&^drainFlagsKnown != 0:
 		r.fail("unknown flags %#x", flags)
+	case flags&drainFlagRegion != 0 && flags&drainFlagExt == 0:
+		r.fail("region drain without its extension")
+	case flags&drainFlagRegion != 0 && len(target) > maxRegionLen:
+		r.fail("region longer than %d bytes", maxRegionLen)
 	case d.At.IsZero():
 		r.fail("drain without time")
+	}
+	if flags&drainFlagRegion != 0 {
+		d.Region = target
+	} else {
+		d.Endpoint = target
 	}
 	return d
 }

@@ -10,8 +10,9 @@ import (
 )
 
 // lwwTable holds last-writer-wins records keyed by a string: operator
-// drains (by endpoint), where any winner is acceptable. The newest At wins, then the greater By, so every node picks the same record
-// whatever order gossip brings them in. It is guarded by Node.mu.
+// drains (by endpoint or region, gslb.Drain.Key), where any winner is
+// acceptable. The newest At wins, then the greater By, so every node picks
+// the same record whatever order gossip brings them in. It is guarded by Node.mu.
 type lwwTable[T any] struct {
 	m   map[string]T
 	max int
@@ -23,7 +24,7 @@ type lwwTable[T any] struct {
 
 func newDrainTable() *lwwTable[gslb.Drain] {
 	return &lwwTable[gslb.Drain]{m: map[string]gslb.Drain{}, max: maxDrains,
-		key:     func(d gslb.Drain) string { return d.Endpoint },
+		key:     func(d gslb.Drain) string { return d.Key() },
 		stamp:   func(d gslb.Drain) (time.Time, string) { return d.At, d.By },
 		restamp: func(d *gslb.Drain, at time.Time) { d.At = at }}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"slices"
 	"strconv"
@@ -51,6 +52,9 @@ type Options struct {
 	Config config.Cluster
 	// Endpoints lists every configured endpoint ID.
 	Endpoints []string
+	// Regions maps endpoint ID to region, for region drains (SetRegions
+	// replaces it on reload).
+	Regions map[string]string
 	// Logger defaults to zap.NewNop().
 	Logger *zap.Logger
 	// Registerer receives the gslbd_cluster_* metrics; nil skips them.
@@ -167,6 +171,7 @@ type Node struct {
 	quorum      gslb.Quorum
 	endpoints   []string
 	endpointSet map[string]struct{}
+	regions     map[string]string                      // endpoint ID -> region
 	obs         map[string]map[string]gslb.Observation // node -> endpoint
 	drains      *lwwTable[gslb.Drain]                  // by endpoint
 	writes      *writeTable                            // by GSLB name
@@ -243,6 +248,7 @@ func New(o Options) (*Node, error) {
 		n.now = time.Now
 	}
 	n.setEndpointsLocked(o.Endpoints)
+	n.regions = maps.Clone(o.Regions)
 	if len(keys) > 0 {
 		if n.keyring, err = memberlist.NewKeyring(keys, keys[0]); err != nil {
 			return nil, fmt.Errorf("cluster: keyring: %w", err)
@@ -511,12 +517,18 @@ func (n *Node) refreshPeriod() time.Duration {
 func (n *Node) loop(ctx context.Context) {
 	t := time.NewTimer(n.refreshPeriod())
 	defer t.Stop()
+	// window fires when a maintenance window starts or ends, so a drain
+	// takes effect on time rather than at the next Refresh.
+	window := time.NewTimer(time.Hour)
+	defer window.Stop()
 	for {
 		n.recompute()
 		last := time.Now()
+		window.Reset(n.untilDrainChange())
 		select {
 		case <-ctx.Done():
 			return
+		case <-window.C:
 		case <-n.wake:
 			// Coalesce bursts (a push/pull, a flapping peer) so the
 			// publisher is not asked to rebuild more than ~40 times a second.
@@ -534,6 +546,25 @@ func (n *Node) loop(ctx context.Context) {
 			t.Reset(n.refreshPeriod())
 		}
 	}
+}
+
+// untilDrainChange is how long until the last View's DrainChangeAt (an
+// hour when there is none; the loop runs again sooner anyway).
+func (n *Node) untilDrainChange() time.Duration {
+	v := n.view.Load()
+	if v == nil || v.DrainChangeAt.IsZero() {
+		return time.Hour
+	}
+	return max(v.DrainChangeAt.Sub(n.now()), time.Millisecond)
+}
+
+// SetRegions replaces the endpoint-to-region map that region drains are
+// applied through (after a reload added or moved endpoints).
+func (n *Node) SetRegions(m map[string]string) {
+	n.mu.Lock()
+	n.regions = maps.Clone(m)
+	n.mu.Unlock()
+	n.poke()
 }
 
 // Observe records a local observation from health and gossips it when
@@ -619,15 +650,16 @@ func (n *Node) queueDrain(d gslb.Drain) {
 		n.log.Warn("cluster: cannot encode drain", zap.Error(err))
 		return
 	}
-	n.queue.QueueBroadcast(&broadcast{name: "drain/" + d.Endpoint, msg: msg})
+	n.queue.QueueBroadcast(&broadcast{name: "drain/" + d.Key(), msg: msg})
 }
 
 // SetDrain applies an operator's drain or undrain locally and gossips it.
 // A zero At is now, an empty By is this node. An action is never lost to
 // clock skew: if a newer record is already held, At is moved just past it.
 func (n *Node) SetDrain(d gslb.Drain) {
-	if d.Endpoint == "" || len(d.Endpoint) > maxEndpointLen {
-		n.log.Warn("cluster: ignoring drain with bad endpoint", zap.String("endpoint", d.Endpoint))
+	if (d.Endpoint == "") == (d.Region == "") || len(d.Endpoint) > maxEndpointLen || len(d.Region) > maxRegionLen {
+		n.log.Warn("cluster: ignoring drain without exactly one endpoint or region",
+			zap.String("endpoint", truncateUTF8(d.Endpoint, maxEndpointLen)), zap.String("region", truncateUTF8(d.Region, maxRegionLen)))
 		return
 	}
 	if d.At.IsZero() {
@@ -644,8 +676,8 @@ func (n *Node) SetDrain(d gslb.Drain) {
 		n.log.Warn("cluster: drain table full, drain ignored", zap.String("endpoint", d.Endpoint))
 		return
 	}
-	n.log.Info("cluster: drain set", zap.String("endpoint", d.Endpoint),
-		zap.Bool("drained", d.Drained), zap.String("by", d.By))
+	n.log.Info("cluster: drain set", zap.String("endpoint", d.Endpoint), zap.String("region", d.Region),
+		zap.Bool("drained", d.Drained), zap.String("by", d.By), zap.Time("from", d.From), zap.Time("until", d.Until))
 	n.queueDrain(d)
 	n.poke()
 }
@@ -934,6 +966,7 @@ func (n *Node) recompute() {
 		Expect:        expect,
 		Observations:  obs,
 		Drains:        drains,
+		Regions:       maps.Clone(n.regions),
 		Active:        writes,
 		Endpoints:     slices.Clone(n.endpoints),
 		StaleAfter:    stale,

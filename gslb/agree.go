@@ -77,8 +77,10 @@ func (q Quorum) reached(ready, fresh int) bool {
 // the (own) observations say: a node cut off from the network must not
 // fail every region over. After the hold its own observations count.
 //
-// A drain record with Drained set makes the endpoint Drained whatever is
-// observed. Since is kept from Previous while the state is unchanged.
+// A drain record of the endpoint, or of its region (AgreeInput.Regions),
+// that is in effect at Now (Drain.StatusAt: maintenance windows start and
+// end by the clock) makes the endpoint Drained whatever is observed;
+// View.DrainChangeAt says when that must be evaluated again. Since is kept from Previous while the state is unchanged.
 //
 // The View also says whether this node sees a quorum: a majority of
 // Expect alive, itself included (NoQuorumSince carried from Previous).
@@ -124,6 +126,15 @@ func Agree(in AgreeInput) View {
 			v.IsolatedSince = in.Previous.IsolatedSince
 		}
 	}
+	for _, d := range in.Drains {
+		if d.Region != "" {
+			if v.RegionDrains == nil {
+				v.RegionDrains = map[string]Drain{}
+			}
+			v.RegionDrains[d.Region] = d
+		}
+	}
+	v.DrainChangeAt = NextDrainChange(in.Drains, in.Now)
 	holding := v.Isolated && in.IsolationHold > 0 && in.Now.Before(v.IsolatedSince.Add(in.IsolationHold))
 
 	nodes := make([]string, 0, len(in.Observations))
@@ -182,10 +193,19 @@ func Agree(in AgreeInput) View {
 			}
 			es.LagKnown = true
 		}
-		switch d, ok := in.Drains[id]; {
-		case ok && d.Drained:
+		ed, hasED := in.Drains[id]
+		var rd Drain
+		hasRD := false
+		if r := in.Regions[id]; r != "" {
+			rd, hasRD = in.Drains[RegionDrainKey(r)]
+		}
+		switch {
+		case hasED && ed.ActiveAt(in.Now):
 			es.State = Drained
-			es.Reason = "drained by " + d.By + " at " + d.At.UTC().Format(time.RFC3339)
+			es.Reason = ed.describe()
+		case hasRD && rd.ActiveAt(in.Now):
+			es.State = Drained
+			es.Reason = rd.describe()
 		case nFresh == 0:
 			es.State = prev.State
 			es.Stale = true
@@ -219,8 +239,11 @@ func Agree(in AgreeInput) View {
 				es.State = Ready
 			}
 		}
-		if d, ok := in.Drains[id]; ok {
-			es.Drain = &d
+		if hasED {
+			es.Drain = &ed
+		}
+		if hasRD {
+			es.RegionDrain = &rd
 		}
 		es.Since = in.Now
 		if seen && prev.State == es.State && !prev.Since.IsZero() {

@@ -84,13 +84,19 @@ type Observation struct {
 	Transition bool `json:"transition,omitempty"`
 }
 
-// Drain is an operator's drain or undrain of one endpoint. The newest (by
-// At, then By) wins cluster-wide.
+// Drain is an operator's drain or undrain of one endpoint, or of every
+// endpoint of one region (Region set, Endpoint empty). The newest (by At,
+// then By) per Key wins cluster-wide. From and Until, when set, make it a
+// maintenance window (see StatusAt).
 type Drain struct {
-	Endpoint string    `json:"endpoint"`
+	Endpoint string    `json:"endpoint,omitempty"`
+	Region   string    `json:"region,omitempty"`
 	Drained  bool      `json:"drained"`
 	At       time.Time `json:"at"`
 	By       string    `json:"by"` // node that took the action
+	From     time.Time `json:"from,omitzero"`
+	Until    time.Time `json:"until,omitzero"`
+	Reason   string    `json:"reason,omitempty"` // the operator's words
 }
 
 // WriteActive is a write name's replicated primary record: the region
@@ -198,8 +204,11 @@ type AgreeInput struct {
 	// Observations holds the latest observation per node, per endpoint:
 	// Observations[node][endpointID].
 	Observations map[string]map[string]Observation
-	// Drains holds the newest drain record per endpoint.
+	// Drains holds the newest drain record per Drain.Key: per endpoint,
+	// and per region (RegionDrainKey).
 	Drains map[string]Drain
+	// Regions maps endpoint ID to its region, for region drains.
+	Regions map[string]string
 	// Active holds the record in force per write name (by
 	// WriteActive.Name); Agree passes it to the View unchanged.
 	Active map[string]WriteActive
@@ -244,6 +253,12 @@ type View struct {
 	// supersedes every other this node has seen); every node answers a
 	// write name from it, so all send writes to the same region.
 	Active map[string]WriteActive `json:"active,omitempty"`
+	// RegionDrains holds the region drain records by region, whatever
+	// their status (the API shows scheduled and ended ones too).
+	RegionDrains map[string]Drain `json:"region_drains,omitempty"`
+	// DrainChangeAt is when a maintenance window starts or ends next
+	// (zero if none): the View must be agreed again then.
+	DrainChangeAt time.Time `json:"drain_change_at,omitzero"`
 }
 
 // Answering reports whether the node has a view worth answering GSLB names
@@ -285,6 +300,8 @@ type EndpointState struct {
 	// Observers is each node's latest observation (fresh or not).
 	Observers map[string]Observation `json:"observers"`
 	Drain     *Drain                 `json:"drain,omitempty"`
+	// RegionDrain is the drain record of the endpoint's region, if any.
+	RegionDrain *Drain `json:"region_drain,omitempty"`
 }
 
 // Query types gslb knows by number (same values as the DNS wire protocol).
