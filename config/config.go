@@ -32,6 +32,11 @@ type Config struct {
 	// StateFile keeps operator drains across restarts. Empty keeps them in
 	// memory only.
 	StateFile string `yaml:"state_file"`
+	// Hooks run webhooks and commands on failovers, endpoint state
+	// changes and region drains (config/hooks.go).
+	Hooks []Hook `yaml:"hooks"`
+	// AuditLog records admin actions and write-primary changes.
+	AuditLog AuditLog `yaml:"audit_log"`
 
 	// Warnings are risks in a valid config that an operator should know
 	// (gslbd check prints them, start logs them); set by Parse.

@@ -67,6 +67,8 @@ func check(c *Config, p *problems) {
 	k.zones()
 	k.cluster()
 	k.admin()
+	k.hooks()
+	k.auditLog()
 	if len(c.VersionBind) > 255 {
 		p.add("version_bind", "must be at most 255 bytes")
 	}
