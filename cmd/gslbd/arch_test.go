@@ -21,6 +21,10 @@ func TestImportRules(t *testing.T) {
 		"cluster":   {"config", "gslb"},
 		"dns":       {"gslb"},
 		"dashboard": {"gslb"},
+		// hooks and audit turn gslb.Change values into deliveries and
+		// log lines; they need the config types of their sections.
+		"hooks": {"config", "gslb"},
+		"audit": {"config", "gslb"},
 	}
 	cmd := exec.Command("go", "list", "-json", "../../...")
 	out, err := cmd.StdoutPipe()
