@@ -45,6 +45,9 @@ type StateResponse struct {
 	// (failovers, failbacks, operator moves), oldest first.
 	Writes       []gslb.WriteInfo   `json:"writes"`
 	WriteHistory []gslb.WriteActive `json:"write_history"`
+	// Drains lists every drain record (regions first) with its status
+	// now: drained, scheduled, ended or undrained.
+	Drains []DrainRow `json:"drains"`
 }
 
 // ViewSummary is the cluster-level part of the agreed View.
@@ -230,6 +233,7 @@ func (s *server) buildState(snap *gslb.Snapshot, now time.Time) StateResponse {
 	for _, ev := range snap.Events() {
 		resp.Events = append(resp.Events, EventRow(ev))
 	}
+	resp.Drains = drainRows(snap, now)
 	return resp
 }
 
@@ -383,10 +387,15 @@ func (s *server) handleExplain(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, exp)
 }
 
-// DrainResponse is the body of a successful drain or undrain.
+// DrainResponse is the body of a successful drain or undrain. Status,
+// window and reason appear when the request set them.
 type DrainResponse struct {
-	ID      string `json:"id"`
-	Drained bool   `json:"drained"`
+	ID      string           `json:"id"`
+	Drained bool             `json:"drained"`
+	Status  gslb.DrainStatus `json:"status,omitempty"`
+	From    *time.Time       `json:"from,omitempty"`
+	Until   *time.Time       `json:"until,omitempty"`
+	Reason  string           `json:"reason,omitempty"`
 }
 
 func (s *server) handleDrain(drained bool) http.HandlerFunc {
@@ -407,11 +416,19 @@ func (s *server) handleDrain(drained bool) http.HandlerFunc {
 			writeError(w, http.StatusNotFound, fmt.Sprintf("unknown endpoint %q (see the ids in /api/v1/state)", id))
 			return
 		}
+		now := time.Now()
+		req, err := parseDrainRequest(w, r, now)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
 		if s.o.Drain == nil {
 			writeError(w, http.StatusNotImplemented, action+" is not available on this node")
 			return
 		}
-		if err := s.o.Drain(id, drained); err != nil {
+		d := drainFor(req, drained)
+		d.Endpoint = id
+		if err := s.o.Drain(d); err != nil {
 			if errors.Is(err, ErrUnknownEndpoint) {
 				writeError(w, http.StatusNotFound, fmt.Sprintf("unknown endpoint %q", id))
 				return
@@ -421,7 +438,11 @@ func (s *server) handleDrain(drained bool) http.HandlerFunc {
 			return
 		}
 		s.log.Info("admin action", zap.String("action", action), zap.String("endpoint", id), zap.String("remote", r.RemoteAddr))
-		writeJSON(w, http.StatusOK, DrainResponse{ID: id, Drained: drained})
+		resp := DrainResponse{ID: id, Drained: drained, Reason: d.Reason, From: timePtr(d.From), Until: timePtr(d.Until)}
+		if !d.From.IsZero() || !d.Until.IsZero() {
+			resp.Status = d.StatusAt(now)
+		}
+		writeJSON(w, http.StatusOK, resp)
 	}
 }
 

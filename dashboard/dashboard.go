@@ -60,10 +60,15 @@ type Options struct {
 	// Token returns the current admin token. Nil or "" makes admin actions
 	// answer 403. It is called per request so a reload can change it.
 	Token func() string
-	// Drain applies (and gossips) a drain or undrain. It returns
+	// Drain applies (and gossips) a drain or undrain of one endpoint
+	// (d.Endpoint) or of a whole region (d.Region), with the operator's
+	// window and reason; the caller stamps At and By. It returns
 	// ErrUnknownEndpoint for an ID it does not know. Nil makes the drain
-	// endpoints answer 501.
-	Drain func(id string, drained bool) error
+	// routes answer 501.
+	Drain func(d gslb.Drain) error
+	// Audit, when set, records every admin request (allowed or refused)
+	// and backs GET /api/v1/audit.
+	Audit Audit
 	// SetActive makes region the active region of a write name on every
 	// node (an operator's manual failback or failover). Nil makes the
 	// route answer 501.
@@ -122,9 +127,12 @@ func New(o Options) http.Handler {
 	}
 	mux.HandleFunc("GET /api/v1/state", s.handleState)
 	mux.HandleFunc("GET /api/v1/explain", s.handleExplain)
-	mux.HandleFunc("POST /api/v1/endpoints/{id}/drain", s.handleDrain(true))
-	mux.HandleFunc("POST /api/v1/endpoints/{id}/undrain", s.handleDrain(false))
-	mux.HandleFunc("POST /api/v1/names/{name}/active", s.handleSetActive)
+	mux.HandleFunc("POST /api/v1/endpoints/{id}/drain", s.audited(s.handleDrain(true)))
+	mux.HandleFunc("POST /api/v1/endpoints/{id}/undrain", s.audited(s.handleDrain(false)))
+	mux.HandleFunc("POST /api/v1/regions/{region}/drain", s.audited(s.handleRegionDrain(true)))
+	mux.HandleFunc("POST /api/v1/regions/{region}/undrain", s.audited(s.handleRegionDrain(false)))
+	mux.HandleFunc("POST /api/v1/names/{name}/active", s.audited(s.handleSetActive))
+	mux.HandleFunc("GET /api/v1/audit", s.handleAudit)
 	if o.Dev != nil {
 		mux.HandleFunc("GET /api/v1/dev/regions", s.handleDevList)
 		mux.HandleFunc("POST /api/v1/dev/regions/{region}", s.handleDevSet)

@@ -8,11 +8,16 @@
 //	GET  /livez                           200 "ok" once a Snapshot is loaded, else 503
 //	GET  /readyz                          200 "ready", or 503 with one unmet gate per line
 //	GET  /metrics                         Prometheus text format (404 when Options.Gatherer is nil)
-//	GET  /api/v1/state                    StateResponse: node, config, cluster, regions, endpoints, events
+//	GET  /api/v1/state                    StateResponse: node, config, cluster, regions, endpoints, events, drains
 //	GET  /api/v1/explain?name=N&client=IP[&type=A]
 //	                                      gslb.Explanation of the answer for that client (400 on bad params)
 //	POST /api/v1/endpoints/{id}/drain     admin: take an endpoint out of answers
 //	POST /api/v1/endpoints/{id}/undrain   admin: put it back
+//	POST /api/v1/regions/{region}/drain   admin: every endpoint of the region, every name
+//	POST /api/v1/regions/{region}/undrain admin: put the region back
+//	                                      (drain bodies, optional: {"reason", "from", "until"}; a
+//	                                      from/until window starts and ends by itself)
+//	GET  /api/v1/audit[?limit=N]          the newest audit log entries, newest last
 //	GET  /api/v1/dev/regions              -dev only: the simulated backends
 //	POST /api/v1/dev/regions/{region}     -dev only: body {"alive": false} and/or {"lag_seconds": 30}
 //

@@ -134,7 +134,8 @@ type drainCall struct {
 	Drained bool
 }
 
-func (f *fakeDrain) Drain(id string, drained bool) error {
+func (f *fakeDrain) Drain(d gslb.Drain) error {
+	id, drained := d.Key(), d.Drained
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if slices.Contains(f.unknown, id) {
