@@ -160,6 +160,13 @@ func BenchmarkFailoverConvergence(b *testing.B) {
 // until every one is ready and answers r1.
 func startCluster(t testing.TB, n int, b1, b2 *backend) []*node {
 	t.Helper()
+	return startClusterWith(t, n, b1, b2, nil)
+}
+
+// startClusterWith is startCluster with extra top-level config for node
+// i (0-based) appended to each node's file.
+func startClusterWith(t testing.TB, n int, b1, b2 *backend, extra func(i int) string) []*node {
+	t.Helper()
 	dir := t.TempDir()
 	ports := make([]int, n)
 	for i := range ports {
@@ -174,7 +181,11 @@ func startCluster(t testing.TB, n int, b1, b2 *backend) []*node {
 			}
 		}
 		path := filepath.Join(dir, fmt.Sprintf("n%d.yaml", i+1))
-		if err := os.WriteFile(path, []byte(clusterConfig(fmt.Sprintf("n%d", i+1), ports[i], seeds, b1, b2)), 0o600); err != nil {
+		text := clusterConfig(fmt.Sprintf("n%d", i+1), ports[i], seeds, b1, b2)
+		if extra != nil {
+			text += extra(i)
+		}
+		if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		nodes = append(nodes, startNode(t, "-config", path))

@@ -47,6 +47,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return runCheck(args[1:], stdout, stderr)
 		case "simulate":
 			return runSimulate(context.Background(), args[1:], stdout, stderr)
+		case "drain", "undrain":
+			return runDrain(context.Background(), args[1:], args[0] == "drain", stdout, stderr)
+		case "audit":
+			return runAudit(context.Background(), args[1:], stdout, stderr)
 		}
 	}
 	var f flags

@@ -29,6 +29,7 @@ type publisher struct {
 	health   *health.Manager
 	cluster  *cluster.Node
 	state    *stateFile
+	ops      *ops
 	setToken func(string)
 	// firstRound is closed after this node's first full probe round;
 	// startupLimit bounds the wait for it and for peer sync (see
@@ -94,13 +95,15 @@ func (p *publisher) applyView(v gslb.View) {
 	next := cur.WithView(v, time.Now())
 	p.store.Swap(next)
 	p.m.observeSwap(cur, next)
-	for _, ev := range newEvents(cur, next) {
+	events := newEvents(cur, next)
+	for _, ev := range events {
 		p.log.Info("agreed state changed",
 			zap.String("endpoint", ev.Endpoint), zap.Stringer("from", ev.From),
 			zap.Stringer("to", ev.To), zap.String("reason", ev.Reason))
 	}
 	p.logWrites(cur, next)
 	p.propose(next)
+	p.ops.snapshotChanged(cur, next, events)
 	p.state.save(p.cluster.Drains(), p.cluster.Writes())
 }
 
@@ -194,7 +197,9 @@ func (p *publisher) reload() {
 	}
 	p.store.Swap(next)
 	p.propose(next)
+	p.ops.snapshotChanged(cur, next, nil)
 	p.fingerprint = fp
+	p.cluster.SetRegions(endpointRegions(cfg))
 	p.health.SetTargets(health.TargetsFromConfig(cfg))
 	if err := p.cluster.Reload(cfg.Cluster, endpointIDs(cfg)); err != nil {
 		p.log.Warn("cluster settings partly applied", zap.Error(err))

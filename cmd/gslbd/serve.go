@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"reflect"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -108,11 +109,18 @@ func serve(ctx context.Context, f flags, hup <-chan os.Signal, log *zap.Logger, 
 		defer httpLn.Close()
 	}
 
+	opsHooks, err := newOps(cfg, log.Named("ops"), reg)
+	if err != nil {
+		return err
+	}
+	defer opsHooks.close()
+
 	views := make(chan gslb.View, 1)
 	node, err := cluster.New(cluster.Options{
 		Node:       cfg.Node,
 		Config:     cfg.Cluster,
 		Endpoints:  endpointIDs(cfg),
+		Regions:    endpointRegions(cfg),
 		Logger:     log.Named("cluster"),
 		Registerer: reg,
 		OnView:     func(v gslb.View) { offerLatest(views, v) },
@@ -167,17 +175,8 @@ func serve(ctx context.Context, f flags, hup <-chan os.Signal, log *zap.Logger, 
 		Gates:    gates,
 		Gatherer: reg,
 		Token:    func() string { return tokenVal.Load().(string) },
-		Drain: func(id string, drained bool) error {
-			if _, ok := store.Load().Endpoint(id); !ok {
-				return dashboard.ErrUnknownEndpoint
-			}
-			node.SetDrain(gslb.Drain{Endpoint: id, Drained: drained, At: time.Now(), By: store.Load().NodeName()})
-			log.Info("drain changed by operator", zap.String("endpoint", id), zap.Bool("drained", drained))
-			if err := state.save(node.Drains(), node.Writes()); err != nil {
-				return fmt.Errorf("drain applied and gossiped, but not persisted: %w", err)
-			}
-			return nil
-		},
+		Drain:    applyDrain(store, node, state, opsHooks, log),
+		Audit:    opsHooks.dashboardAudit(),
 		SetActive: func(name, region string) error {
 			// The same record rule as a failover: Term+1, only with a
 			// quorum, to a ready region.
@@ -205,7 +204,7 @@ func serve(ctx context.Context, f flags, hup <-chan os.Signal, log *zap.Logger, 
 
 	pub := &publisher{
 		store: store, views: views, hup: hup, src: src, log: log.Named("publisher"), m: m,
-		health: hm, cluster: node, state: state,
+		health: hm, cluster: node, state: state, ops: opsHooks,
 		firstRound: hm.FirstRound(), startupLimit: cfg.Cluster.StartupLimit.D(),
 		setToken: func(t string) {
 			if devToken == "" {
@@ -247,6 +246,7 @@ func serve(ctx context.Context, f flags, hup <-chan os.Signal, log *zap.Logger, 
 		})
 	}
 	g.Go(func() error { return pub.run(gctx) })
+	g.Go(func() error { return opsHooks.run(bg) })
 	g.Go(func() error {
 		select {
 		case <-ctx.Done():
@@ -353,6 +353,12 @@ func listenChanged(old, cur *config.Config) []string {
 	}
 	if old.StateFile != cur.StateFile {
 		out = append(out, "state_file")
+	}
+	if !reflect.DeepEqual(old.Hooks, cur.Hooks) {
+		out = append(out, "hooks")
+	}
+	if old.AuditLog != cur.AuditLog {
+		out = append(out, "audit_log")
 	}
 	return out
 }
