@@ -29,7 +29,13 @@
 // than the one held from that observer is a replay or an older copy and is
 // ignored, and one time-stamped more than a minute in our future is
 // dropped. Only a node speaks for itself: copies of our own observations
-// coming back are never stored. Drains are newest-At-wins (then By).
+// coming back are never stored. Drains are newest-At-wins (then By), one
+// record per endpoint or per region (gslb.Drain.Key). A region drain is
+// applied through the endpoint-to-region map that Options.Regions and
+// SetRegions give; a drain's maintenance window (From, Until) is
+// evaluated by Agree against this node's clock, and the loop agrees again
+// at View.DrainChangeAt, so a window starts and ends on every node with
+// nothing gossiped at that moment.
 //
 // Write records (gslb.WriteActive: a write name's primary) are not
 // last-writer-wins: they are ordered by a term. Propose stores and gossips

@@ -114,4 +114,16 @@
 // ignoring stale observations and dead members, keeping the last state
 // when no live node has a fresh one, holding ready endpoints while this
 // node is isolated (bounded by IsolationHold), and applying drains.
+//
+// A drain is of one endpoint or of a whole region (AgreeInput.Regions
+// maps endpoints to regions) and may be a maintenance window: Drain.StatusAt
+// is the pure rule (in effect from From, inclusive, until Until,
+// exclusive), evaluated at AgreeInput.Now; View.DrainChangeAt is the next
+// window edge, when the caller must agree again.
+//
+// # Changes
+//
+// Change is the event type failover hooks deliver and the audit log
+// records (write-primary moves, endpoint state changes, region drains,
+// admin actions), with a content-derived idempotency key.
 package gslb
