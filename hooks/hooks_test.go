@@ -354,3 +354,34 @@ func writeScript(t *testing.T, dir, name, text string) string {
 	}
 	return p
 }
+
+// BenchmarkWebhookLatency measures, in process, the time from Fire (with
+// the change stamped now, as the publisher does) to the signed request's
+// arrival at a loopback receiver.
+func BenchmarkWebhookLatency(b *testing.B) {
+	arrived := make(chan time.Time, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		arrived <- time.Now()
+	}))
+	defer srv.Close()
+	h := hookCfg("bench")
+	h.Webhook = &config.Webhook{URL: srv.URL, Secret: []byte("s3cret")}
+	d, err := New(Options{Hooks: []config.Hook{h}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = d.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	var total time.Duration
+	b.ResetTimer()
+	for i := range b.N {
+		c := sampleChange()
+		c.At, c.Term = time.Now(), uint64(i)
+		d.Fire(c)
+		total += (<-arrived).Sub(c.At)
+	}
+	b.ReportMetric(float64(total.Microseconds())/float64(b.N), "µs-decision-to-webhook/op")
+}
