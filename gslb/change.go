@@ -41,12 +41,11 @@ type Change struct {
 	// endpoint_state; To is "drained" or "undrained" for region_drain.
 	From string `json:"from,omitempty"`
 	To   string `json:"to,omitempty"`
-	// Term orders write-primary decisions when write names have terms
-	// (0 when they do not).
+	// Term is the write record's term (write_primary).
 	Term   uint64 `json:"term,omitempty"`
 	Reason string `json:"reason,omitempty"`
-	// LagSeconds is the replication lag of the new region's endpoint (or
-	// of the endpoint) when the change was decided, if known.
+	// LagSeconds is the new primary's agreed replication lag at the change
+	// (write_primary), or the endpoint's (endpoint_state), if known.
 	LagSeconds *float64 `json:"lag_seconds,omitempty"`
 	// WindowFrom and WindowUntil are a region drain's maintenance window.
 	WindowFrom  time.Time `json:"window_from,omitzero"`
