@@ -173,7 +173,7 @@ type Node struct {
 	endpointSet map[string]struct{}
 	regions     map[string]string                      // endpoint ID -> region
 	obs         map[string]map[string]gslb.Observation // node -> endpoint
-	drains      *lwwTable[gslb.Drain]                  // by endpoint
+	drains      *lwwTable[gslb.Drain]                  // by gslb.Drain.Key: endpoint or region
 	writes      *writeTable                            // by GSLB name
 	seq         uint64
 	members     map[string]memberRec
