@@ -74,9 +74,9 @@ func (d *stateFile) restore(node *cluster.Node) error {
 	}
 	restored := 0
 	for _, dr := range st.Drains {
-		if dr.Endpoint == "" || dr.At.After(now().Add(maxStateSkew)) {
-			d.log.Warn("state file: skipping a drain stamped in the future or without endpoint",
-				zap.String("endpoint", dr.Endpoint), zap.Time("at", dr.At))
+		if (dr.Endpoint == "") == (dr.Region == "") || dr.At.After(now().Add(maxStateSkew)) {
+			d.log.Warn("state file: skipping a drain stamped in the future or without exactly one endpoint or region",
+				zap.String("endpoint", dr.Endpoint), zap.String("region", dr.Region), zap.Time("at", dr.At))
 			continue
 		}
 		node.SetDrain(dr)
@@ -105,7 +105,7 @@ func (d *stateFile) save(drains []gslb.Drain, writes []gslb.WriteActive) error {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	sort.Slice(drains, func(i, j int) bool { return drains[i].Endpoint < drains[j].Endpoint })
+	sort.Slice(drains, func(i, j int) bool { return drains[i].Key() < drains[j].Key() })
 	b, err := json.MarshalIndent(savedState{Drains: drains, Writes: writes}, "", "  ")
 	if err != nil {
 		return err
