@@ -61,6 +61,7 @@ func TestBrowserRegionDrain(t *testing.T) {
 	store.Swap(store.Load().WithView(v, testNow.Add(time.Second)))
 	run("see the scheduled window",
 		waitContains(`#drains tr[data-drain="region:ap-south"]`, "scheduled"),
+		waitContains(`#regions tr[data-region="ap-south"]`, "window scheduled"),
 		waitContains(`#drains tr[data-drain="region:ap-south"]`, "patch window"),
 	)
 }
