@@ -212,9 +212,20 @@ func TestWriteGossip(t *testing.T) {
 			return true
 		}
 	}
-	if _, err := h.nodes["n2"].Propose(gslb.WriteActive{Name: dbName, Term: 1, Region: "eu-west"}); err != nil {
-		t.Fatal(err)
+	// Under load a node may briefly suspect a peer and see no quorum; it
+	// then refuses, and a later try goes through.
+	propose := func(n *tnode, term uint64, region string) {
+		t.Helper()
+		var err error
+		waitFor(t, 30*time.Second, "a quorum to propose on", func() bool {
+			_, err = n.Propose(gslb.WriteActive{Name: dbName, Term: term, Region: region})
+			if err != nil && !errors.Is(err, gslb.ErrNoQuorum) {
+				t.Fatalf("propose: %v", err)
+			}
+			return err == nil
+		})
 	}
+	propose(h.nodes["n2"], 1, "eu-west")
 	waitFor(t, 30*time.Second, "n2's record in every View", viewHas(all, 1, "eu-west"))
 	if b := h.nodes["n1"].View().Active[dbName].Backers; len(b) != 3 {
 		t.Fatalf("backers %v, want all three", b)
@@ -228,9 +239,7 @@ func TestWriteGossip(t *testing.T) {
 	}
 	// The majority still can.
 	h.waitMembers([]string{"n1", "n2"}, 2)
-	if _, err := h.nodes["n1"].Propose(gslb.WriteActive{Name: dbName, Term: 2, Region: "us-east"}); err != nil {
-		t.Fatal(err)
-	}
+	propose(h.nodes["n1"], 2, "us-east")
 	waitFor(t, 30*time.Second, "majority agrees on term 2", viewHas([]string{"n1", "n2"}, 2, "us-east"))
 	// Heal: n3 learns the majority's record.
 	tr.cut.Store(false)
