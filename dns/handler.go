@@ -217,9 +217,13 @@ func (h *handler) write(w mdns.ResponseWriter, req, resp *mdns.Msg, proto string
 	if proto == protoUDP {
 		size = h.udpLimit(req)
 	}
+	nAns, nNs := len(resp.Answer), len(resp.Ns)
 	resp.Truncate(size)
 	if resp.Truncated && proto == protoUDP {
 		h.m.truncated.Inc()
+	}
+	if resp.Truncated && proto != protoUDP {
+		resp = h.tcpTooLarge(req, resp, nAns, nNs)
 	}
 	pb := packBufs.Get().(*[]byte)
 	defer putPackBuf(pb)

@@ -16,6 +16,7 @@ type metrics struct {
 	dropped   *prometheus.CounterVec // reason
 	panics    prometheus.Counter
 	truncated prometheus.Counter
+	oversize  prometheus.Counter
 }
 
 // Reasons for gslbd_dns_dropped_total.
@@ -53,6 +54,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "UDP replies truncated to the client's size (TC set).",
 		}),
 	}
+	m.oversize = newOversizeCounter(reg)
 	if reg == nil {
 		return m
 	}

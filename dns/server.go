@@ -13,6 +13,8 @@ import (
 	mdns "github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
+
+	"github.com/gslbd/gslbd/connlimit"
 )
 
 // Defaults for Options.
@@ -51,6 +53,9 @@ type Options struct {
 	Logger *zap.Logger
 	// Registerer gets the gslbd_dns_* metrics. Nil registers nothing.
 	Registerer prometheus.Registerer
+	// TCPLimits cap the open TCP connections over all addresses, in total
+	// and per source. Zero values mean no cap.
+	TCPLimits connlimit.Limits
 }
 
 func (o Options) withDefaults() Options {
@@ -74,9 +79,10 @@ func (o Options) withDefaults() Options {
 // Call Listen, then Serve once; Close releases sockets when Serve is never
 // called.
 type Server struct {
-	o Options
-	h *handler
-	m *metrics
+	o   Options
+	h   *handler
+	m   *metrics
+	lim *connlimit.Limiter
 
 	mu     sync.Mutex
 	udp    []net.PacketConn
@@ -106,7 +112,8 @@ func newServer(o Options, load func() Answerer) (*Server, error) {
 	o = o.withDefaults()
 	o.Logger = o.Logger.Named("dns")
 	m := newMetrics(o.Registerer)
-	return &Server{o: o, h: newHandler(load, o, m), m: m}, nil
+	lim := connlimit.New(o.TCPLimits, connlimit.Options{Prefix: "gslbd_dns_tcp", Registerer: o.Registerer})
+	return &Server{o: o, h: newHandler(load, o, m), m: m, lim: lim}, nil
 }
 
 // Listen binds a UDP and a TCP socket on every address now, so that a port
@@ -125,7 +132,7 @@ func (s *Server) Listen() error {
 			return fmt.Errorf("dns: cannot listen on %s: %w", addr, err)
 		}
 		s.udp = append(s.udp, pc)
-		s.tcp = append(s.tcp, l)
+		s.tcp = append(s.tcp, connlimit.NewListener(l, s.lim))
 	}
 	return nil
 }
@@ -297,6 +304,11 @@ func (s *Server) newListener(proto string, pc net.PacketConn, tl net.Listener) *
 		MsgAcceptFunc:     acceptFunc(s.m),
 		MsgInvalidFunc:    invalidFunc(s.m, proto),
 		NotifyStartedFunc: func() { once.Do(func() { close(l.started) }) },
+		// No per-connection query limit: miekg closes after 128 by
+		// default, and queries a client already pipelined behind the
+		// 128th are then lost to a reset. TCPIdleTimeout and TCPLimits
+		// bound what a connection can hold instead.
+		MaxTCPQueries: -1,
 	}
 	if pc != nil {
 		srv.PacketConn = pc

@@ -14,12 +14,13 @@ func TestImportRules(t *testing.T) {
 	const mod = "github.com/gslbd/gslbd/"
 	allowed := map[string][]string{
 		"config":    {},
+		"connlimit": {},
 		"configs":   {},
 		"geo":       {},
 		"gslb":      {"config", "geo"},
 		"health":    {"config", "gslb"},
-		"cluster":   {"config", "gslb"},
-		"dns":       {"gslb"},
+		"cluster":   {"config", "gslb", "connlimit"},
+		"dns":       {"gslb", "connlimit"},
 		"dashboard": {"gslb"},
 		// hooks and audit turn gslb.Change values into deliveries and
 		// log lines; they need the config types of their sections.
