@@ -152,6 +152,8 @@ type Manager struct {
 
 	emitMu sync.Mutex
 	seq    uint64
+
+	local *localFaults
 }
 
 // target is one endpoint's probers and state. Fields above mu are fixed
@@ -207,6 +209,7 @@ func NewManager(o Options) *Manager {
 	// Seq starts at the clock so that a restarted node's observations
 	// still sort after the ones its peers kept from before the restart.
 	m.seq = uint64(max(m.clock.Now().UnixNano(), 0))
+	m.local = newLocalFaults(o.Registerer, m.log)
 	if o.Registerer != nil {
 		var err error
 		if m.met, err = newMetrics(o.Registerer); err != nil {
@@ -438,6 +441,9 @@ func (m *Manager) liveLoop(ctx context.Context, t *target) {
 		if ctx.Err() != nil {
 			return // stopping: a cancelled probe says nothing about the target
 		}
+		if m.local.check(t, "liveness", err, m.clock.Now()) {
+			return
+		}
 		err = timeoutMsg(err, t.liveTimeout)
 		if err != nil {
 			m.log.Debug("liveness probe failed", zap.String("endpoint", t.spec.ID), zap.Error(err))
@@ -471,6 +477,9 @@ func (m *Manager) lagLoop(ctx context.Context, t *target) {
 		took := time.Since(start)
 		cancel()
 		if ctx.Err() != nil {
+			return
+		}
+		if m.local.check(t, "lag", err, m.clock.Now()) {
 			return
 		}
 		err = timeoutMsg(err, t.lagTimeout)

@@ -18,7 +18,7 @@ func TestImportRules(t *testing.T) {
 		"configs":   {},
 		"geo":       {},
 		"gslb":      {"config", "geo"},
-		"health":    {"config", "gslb"},
+		"health":    {"config", "gslb", "connlimit"},
 		"cluster":   {"config", "gslb", "connlimit"},
 		"dns":       {"gslb", "connlimit"},
 		"dashboard": {"gslb"},
