@@ -60,6 +60,39 @@ type Listen struct {
 	UDPSize uint16 `yaml:"udp_size"`
 	// TCPIdleTimeout closes idle TCP connections. Default 10s.
 	TCPIdleTimeout Duration `yaml:"tcp_idle_timeout"`
+	// MaxConns caps the open TCP connections of each listener. Zero
+	// values are derived at start from the file-descriptor limit.
+	MaxConns ConnLimits `yaml:"max_conns"`
+	// HTTPHosts are the host names the HTTP listener answers to, besides
+	// IP addresses and "localhost"; any other Host header gets 421, so a
+	// web page cannot reach the API by DNS rebinding.
+	HTTPHosts []string `yaml:"http_hosts"`
+	// HTTPTLS, when its files are set, serves the HTTP listener over TLS
+	// only. The files are re-read on reload.
+	HTTPTLS TLSFiles `yaml:"http_tls"`
+}
+
+// ConnLimits caps open TCP connections per listener kind, in total and
+// per source (an IPv4 address or an IPv6 /64). 0 means derived from the
+// process's file-descriptor limit (RLIMIT_NOFILE): DNS a quarter of it
+// (at most 4096, 1/8 of that per source), HTTP and gossip a sixteenth
+// (at most 256, a quarter of that per source). Caps above those shares
+// are lowered to them, so connections can never take the descriptors
+// the health probes need.
+type ConnLimits struct {
+	DNS             int `yaml:"dns"`
+	DNSPerSource    int `yaml:"dns_per_source"`
+	HTTP            int `yaml:"http"`
+	HTTPPerSource   int `yaml:"http_per_source"`
+	Gossip          int `yaml:"gossip"`
+	GossipPerSource int `yaml:"gossip_per_source"`
+}
+
+// TLSFiles name a PEM certificate chain and its private key; both or
+// neither.
+type TLSFiles struct {
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
 }
 
 // Region is a place where endpoints run.
@@ -90,6 +123,10 @@ type Zone struct {
 	Records []Record `yaml:"records"`
 	// Names are the GSLB names, answered by policy and endpoint health.
 	Names []Name `yaml:"names"`
+	// WhoAmI answers TXT whoami.<apex> with what the server sees of the
+	// client and why it got its answer. Default off: it reveals endpoint
+	// states and its reply is many times the query's size.
+	WhoAmI bool `yaml:"whoami"`
 }
 
 // SOA holds the zone's SOA fields.
@@ -373,6 +410,10 @@ type Cluster struct {
 	// full probe round and its peers' state before it answers GSLB names
 	// and may propose write-name changes anyway. Default 30s.
 	StartupLimit Duration `yaml:"startup_limit"`
+	// Allow lists the networks (CIDR) gossip is accepted from; packets
+	// and streams from elsewhere are dropped before decryption. Default:
+	// any source.
+	Allow []string `yaml:"allow"`
 }
 
 // Admin holds the admin token (or a file holding it), not both. The

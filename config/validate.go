@@ -69,6 +69,7 @@ func check(c *Config, p *problems) {
 	k.admin()
 	k.hooks()
 	k.auditLog()
+	k.harden()
 	if len(c.VersionBind) > 255 {
 		p.add("version_bind", "must be at most 255 bytes")
 	}

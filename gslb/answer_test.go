@@ -221,3 +221,19 @@ func TestNewSnapshotRejectsBadConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestWhoamiOffByDefault: whoami reveals endpoint states and amplifies,
+// so a zone answers it only when configured to; otherwise the name does
+// not exist.
+func TestWhoamiOffByDefault(t *testing.T) {
+	cfg := testConfig()
+	cfg.Zones[0].WhoAmI = false
+	s, err := NewSnapshot(Options{Config: cfg, Locator: testLocator(t), View: viewOf(cfg, nil), Now: t0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := s.Answer(Question{"whoami.gslb.test.", TypeTXT}, london)
+	if !errors.Is(err, ErrNoSuchName) || len(a.Answer) != 0 {
+		t.Fatalf("whoami with whoami off: %v %v, want NXDOMAIN", err, fmtRecs(a.Answer))
+	}
+}

@@ -354,6 +354,9 @@ func (c *compiled) compileZone(zc *config.Zone) (*zone, error) {
 	if apex == "." {
 		z.whoami = "whoami."
 	}
+	if !zc.WhoAmI { // off unless asked for: it shows endpoint states to anyone
+		z.whoami = ""
+	}
 	zttl := secs(zc.TTL, 300*time.Second)
 	var errs []error
 	nodeAt := func(name string) *node {

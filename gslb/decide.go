@@ -404,14 +404,17 @@ func (s *Snapshot) pickWeighted(g *gname, ord, chosen []int, positive bool) []in
 		return 0
 	}
 	for len(chosen) < g.answers {
-		total := 0
+		// A float64 sum: weights are ints and their sum may pass 2^63,
+		// where an int total wraps negative and every draw hits the
+		// first endpoint.
+		total := 0.0
 		for _, i := range ord {
-			total += w(i)
+			total += float64(w(i))
 		}
 		if total == 0 {
 			break
 		}
-		r := s.rnd() * float64(total)
+		r := s.rnd() * total
 		pick := -1
 		for _, i := range ord {
 			wi := w(i)

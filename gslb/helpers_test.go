@@ -106,7 +106,7 @@ func testConfig() *config.Config {
 		},
 		VersionBind: "gslbd test",
 		Zones: []config.Zone{{
-			Apex: z, TTL: sec(300),
+			Apex: z, TTL: sec(300), WhoAmI: true,
 			SOA: config.SOA{MName: "ns1." + z, RName: "hostmaster." + z, Serial: 7, Refresh: sec(3600),
 				Retry: sec(600), Expire: sec(604800), Minimum: sec(60), TTL: sec(300)},
 			Nameservers: []config.Nameserver{{Name: "ns1." + z, Addresses: []string{"127.0.0.1"}}, {Name: "ns2.example.net."}},

@@ -219,3 +219,35 @@ func TestWeightedDistribution(t *testing.T) {
 		t.Fatalf("distribution %v, want about 1500:500:0", count)
 	}
 }
+
+// TestWeightedHugeWeights: weights whose sum passes 2^63 overflowed the
+// int total, so every draw picked the first endpoint. Equal huge weights
+// must split the draws evenly.
+func TestWeightedHugeWeights(t *testing.T) {
+	cfg := testConfig()
+	for i := range cfg.Zones[0].Names {
+		n := &cfg.Zones[0].Names[i]
+		if n.Name != "wt.gslb.test." {
+			continue
+		}
+		for j := range n.Endpoints {
+			n.Endpoints[j].Weight = intp(1 << 62)
+		}
+	}
+	for _, tc := range []struct {
+		draw float64
+		want string
+	}{{0.1, "192.0.2.14"}, {0.5, "198.51.100.14"}, {0.9, "203.0.113.14"}} {
+		s, err := NewSnapshot(Options{Config: cfg, View: viewOf(cfg, nil), Now: t0, Rand: func() float64 { return tc.draw }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := s.Answer(Question{"wt.gslb.test.", TypeA}, nowhere)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := a.Answer[0].Data.Addr.String(); got != tc.want {
+			t.Errorf("draw %.1f over three weights of 2^62: got %s, want %s", tc.draw, got, tc.want)
+		}
+	}
+}

@@ -1,0 +1,103 @@
+package config
+
+import (
+	"crypto/tls"
+	"fmt"
+	"net/netip"
+	"strings"
+)
+
+// maxConnCap bounds each listener's configured connection cap: far above
+// any sane setting, low enough that a typo (an extra zero or three) is
+// caught here rather than by the descriptor limit.
+const maxConnCap = 1 << 20
+
+// harden checks the settings that bound what unauthenticated peers can
+// make a node hold: connection caps, the HTTP Host allow-list and TLS
+// files, and the gossip source allow-list.
+func (k *checker) harden() {
+	l := &k.c.Listen
+	mc := &l.MaxConns
+	for _, c := range []struct {
+		name       string
+		total, per int
+	}{
+		{"dns", mc.DNS, mc.DNSPerSource},
+		{"http", mc.HTTP, mc.HTTPPerSource},
+		{"gossip", mc.Gossip, mc.GossipPerSource},
+	} {
+		path := "listen.max_conns." + c.name
+		for _, v := range []struct {
+			path string
+			n    int
+		}{{path, c.total}, {path + "_per_source", c.per}} {
+			if v.n < 0 || v.n > maxConnCap {
+				k.p.add(v.path, "must be between 0 (derived from the file-descriptor limit) and %d, got %d", maxConnCap, v.n)
+			}
+		}
+		if c.total > 0 && c.per > c.total {
+			k.p.add(path+"_per_source", "%d is more than the total cap %d", c.per, c.total)
+		}
+	}
+
+	for i, h := range l.HTTPHosts {
+		path := fmt.Sprintf("listen.http_hosts[%d]", i)
+		h = strings.TrimSuffix(strings.ToLower(strings.TrimSpace(h)), ".")
+		if err := hostName(h); err != nil {
+			k.p.add(path, "%v", err)
+		}
+		l.HTTPHosts[i] = h
+	}
+
+	t := &l.HTTPTLS
+	switch {
+	case t.CertFile == "" && t.KeyFile == "":
+	case t.CertFile == "" || t.KeyFile == "":
+		k.p.add("listen.http_tls", "cert_file and key_file go together")
+	case l.HTTP == "":
+		k.p.add("listen.http_tls", "set, but the HTTP listener is off")
+	default:
+		// Loaded here so that check, start and reload refuse a pair that
+		// does not load; the listener loads it again when it serves.
+		if _, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile); err != nil {
+			k.p.add("listen.http_tls", "cannot load the certificate and key: %v", err)
+		}
+	}
+
+	cl := &k.c.Cluster
+	for i, a := range cl.Allow {
+		path := fmt.Sprintf("cluster.allow[%d]", i)
+		p, err := netip.ParsePrefix(strings.TrimSpace(a))
+		if err != nil {
+			k.p.add(path, "want a network such as 10.0.0.0/8: %v", err)
+			continue
+		}
+		if p.Masked() != p {
+			k.p.add(path, "%s has host bits set; the network is %s", a, p.Masked())
+			continue
+		}
+		cl.Allow[i] = p.String()
+	}
+}
+
+// hostName accepts a DNS host name (no port, no trailing dot) for the
+// HTTP Host allow-list.
+func hostName(h string) error {
+	if h == "" {
+		return fmt.Errorf("empty host name")
+	}
+	if len(h) > 253 {
+		return fmt.Errorf("host name longer than 253 bytes")
+	}
+	for _, label := range strings.Split(h, ".") {
+		if label == "" || len(label) > 63 {
+			return fmt.Errorf("host name %q: empty or over-long label", h)
+		}
+		for _, r := range label {
+			if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+				return fmt.Errorf("host name %q: character %q (no ports, no wildcards)", h, r)
+			}
+		}
+	}
+	return nil
+}
