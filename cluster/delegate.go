@@ -1,13 +1,7 @@
 package cluster
 
 import (
-	"bytes"
-	"log"
-	"strings"
-
 	"github.com/hashicorp/memberlist"
-	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 )
 
 // delegate adapts memberlist's callbacks to the Node. memberlist calls
@@ -80,30 +74,3 @@ func (b *broadcast) Invalidates(o memberlist.Broadcast) bool {
 func (b *broadcast) Message() []byte { return b.msg }
 func (b *broadcast) Finished()       {}
 func (b *broadcast) Name() string    { return b.name }
-
-// mlLogWriter turns memberlist's "[LEVEL] memberlist: ..." lines into zap
-// entries at the matching level.
-type mlLogWriter struct{ log *zap.Logger }
-
-func newMemberlistLogger(l *zap.Logger) *log.Logger {
-	return log.New(mlLogWriter{l}, "", 0)
-}
-
-func (w mlLogWriter) Write(p []byte) (int, error) {
-	line := string(bytes.TrimSpace(p))
-	lvl := zap.DebugLevel
-	for _, l := range []struct {
-		prefix string
-		level  zapcore.Level
-	}{{"[ERR]", zap.ErrorLevel}, {"[WARN]", zap.WarnLevel}, {"[INFO]", zap.InfoLevel}, {"[DEBUG]", zap.DebugLevel}} {
-		if strings.HasPrefix(line, l.prefix) {
-			lvl = l.level
-			line = strings.TrimSpace(strings.TrimPrefix(line, l.prefix))
-			break
-		}
-	}
-	if ce := w.log.Check(lvl, line); ce != nil {
-		ce.Write()
-	}
-	return len(p), nil
-}

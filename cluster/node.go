@@ -19,6 +19,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/gslbd/gslbd/config"
+	"github.com/gslbd/gslbd/connlimit"
 	"github.com/gslbd/gslbd/gslb"
 )
 
@@ -73,6 +74,9 @@ type Options struct {
 	// (tests and benchmarks shorten its intervals for loopback). nil keeps
 	// memberlist's LAN defaults.
 	Tune func(*memberlist.Config)
+	// ConnLimits cap the gossip TCP streams open at once, in total and per
+	// source; zero values mean no cap.
+	ConnLimits connlimit.Limits
 }
 
 // RestartError reports settings that a Reload could not apply because
@@ -144,6 +148,7 @@ type Node struct {
 	onView    func(gslb.View)
 	transport memberlist.Transport
 	tune      func(*memberlist.Config)
+	guard     *guard
 	met       *metrics
 	solo      bool
 	keyring   *memberlist.Keyring // nil without keys (solo)
@@ -228,6 +233,7 @@ func New(o Options) (*Node, error) {
 		onView:    o.OnView,
 		transport: o.Transport,
 		tune:      o.Tune,
+		guard:     newGuard(o),
 		met:       met,
 		solo:      solo,
 		wake:      make(chan struct{}, 1),
@@ -357,8 +363,12 @@ func (n *Node) createMemberlist() (*memberlist.Memberlist, error) {
 	conf.Events = &delegate{n}
 	conf.Logger = newMemberlistLogger(n.log.Named("memberlist"))
 	conf.Transport = n.transport
+	conf.CIDRsAllowed = allowedNets(cfg.Allow, conf.AdvertiseAddr, conf.BindAddr)
 	if n.tune != nil {
 		n.tune(conf)
+	}
+	if conf.Transport, err = n.guard.transport(conf.Transport, conf); err != nil {
+		return nil, fmt.Errorf("cluster: start gossip on %s: %w", cfg.Bind, err)
 	}
 	ml, err := memberlist.Create(conf)
 	if err != nil {
@@ -1101,6 +1111,7 @@ func (n *Node) Reload(cfg config.Cluster, endpoints []string) error {
 	n.quorum = q
 	n.setEndpointsLocked(endpoints)
 	n.mu.Unlock()
+	n.guard.set(cfg, len(endpoints))
 	n.poke()
 	if len(restart) > 0 {
 		return &RestartError{Fields: restart}

@@ -3,6 +3,7 @@ package config
 import (
 	"crypto/tls"
 	"fmt"
+	"net"
 	"net/netip"
 	"strings"
 )
@@ -78,6 +79,34 @@ func (k *checker) harden() {
 		}
 		cl.Allow[i] = p.String()
 	}
+	if len(cl.Allow) > 0 && cl.Bind != "" {
+		k.selfAllowed(cl)
+	}
+}
+
+// selfAllowed checks that peers with the same allow-list accept this
+// node: its advertised address must be a specific IP inside the list.
+func (k *checker) selfAllowed(cl *Cluster) {
+	addr := cl.Advertise
+	if addr == "" {
+		addr = cl.Bind
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return // reported by the cluster checks
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil || ip.IsUnspecified() {
+		k.p.add("cluster.allow", "needs cluster.advertise (or cluster.bind) to be this node's IP address, to check that peers accept it")
+		return
+	}
+	ip = ip.Unmap()
+	for _, a := range cl.Allow {
+		if p, err := netip.ParsePrefix(a); err == nil && p.Contains(ip) {
+			return
+		}
+	}
+	k.p.add("cluster.allow", "does not contain this node's address %s: peers with the same list would refuse it", ip)
 }
 
 // hostName accepts a DNS host name (no port, no trailing dot) for the

@@ -433,6 +433,10 @@ func (s *server) handleDrain(drained bool) http.HandlerFunc {
 				writeError(w, http.StatusNotFound, fmt.Sprintf("unknown endpoint %q", id))
 				return
 			}
+			if errors.Is(err, ErrInvalid) {
+				writeError(w, http.StatusBadRequest, action+" refused: "+err.Error())
+				return
+			}
 			s.log.Error("admin action failed", zap.String("action", action), zap.String("endpoint", id), zap.Error(err))
 			writeError(w, http.StatusInternalServerError, action+" failed: "+err.Error())
 			return
@@ -475,6 +479,14 @@ func (s *server) handleSetActive(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, `bad JSON body: want {"region": "<region in the name's order>"}`)
 		return
 	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		writeError(w, http.StatusBadRequest, "bad JSON body: trailing data after the object")
+		return
+	}
+	if len(req.Region) > maxRegionLen {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("region name over %d bytes", maxRegionLen))
+		return
+	}
 	snap := s.snapshot(w)
 	if snap == nil {
 		return
@@ -496,6 +508,10 @@ func (s *server) handleSetActive(w http.ResponseWriter, r *http.Request) {
 			// The cluster's rule refused it: say why, change nothing.
 			s.log.Warn("admin action refused", zap.String("action", "set-active"), zap.String("name", name), zap.Error(err))
 			writeError(w, http.StatusConflict, "set active region refused: "+err.Error())
+			return
+		}
+		if errors.Is(err, ErrInvalid) {
+			writeError(w, http.StatusBadRequest, "set active region refused: "+err.Error())
 			return
 		}
 		s.log.Error("admin action failed", zap.String("action", "set-active"), zap.String("name", name), zap.Error(err))

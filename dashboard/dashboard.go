@@ -82,6 +82,9 @@ type Options struct {
 	Logger *zap.Logger
 	// Registerer receives gslbd_http_requests_total; nil skips metrics.
 	Registerer prometheus.Registerer
+	// Hosts returns the host names the handler answers to besides IP
+	// addresses and localhost (see AllowHosts); nil means none.
+	Hosts func() []string
 }
 
 //go:embed static/index.html
@@ -137,7 +140,7 @@ func New(o Options) http.Handler {
 		mux.HandleFunc("GET /api/v1/dev/regions", s.handleDevList)
 		mux.HandleFunc("POST /api/v1/dev/regions/{region}", s.handleDevSet)
 	}
-	return s.instrument(mux)
+	return AllowHosts(s.instrument(mux), o.Hosts)
 }
 
 // DevAPI serves only the simulated-backend routes (GET /api/v1/dev/regions,
@@ -151,7 +154,7 @@ func DevAPI(dev Dev, log *zap.Logger) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/v1/dev/regions", s.handleDevList)
 	mux.HandleFunc("POST /api/v1/dev/regions/{region}", s.handleDevSet)
-	return s.crossOrigin(mux)
+	return AllowHosts(s.crossOrigin(mux), nil)
 }
 
 // crossOrigin answers 403 to a cross-site browser request that could
