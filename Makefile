@@ -2,8 +2,9 @@
 SHELL := /bin/bash
 GO ?= go
 # Debian packages the tests drive for real: dig, Unbound, PostgreSQL,
-# Chromium (dashboard browser test) and dnsperf (bench/).
-APT_PKGS := bind9-dnsutils unbound postgresql chromium dnsperf ca-certificates
+# Chromium (dashboard browser test), dnsperf (bench/) and util-linux
+# (prlimit, for the descriptor-exhaustion tests).
+APT_PKGS := bind9-dnsutils unbound postgresql chromium dnsperf ca-certificates util-linux
 STATICCHECK := $(shell $(GO) env GOPATH)/bin/staticcheck
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 

@@ -37,6 +37,11 @@ var (
 
 func gslbdBinary(t testing.TB) string {
 	t.Helper()
+	// GSLBD_TEST_BIN runs the tests against another build, e.g. an older
+	// one to show that a regression test fails there.
+	if b := os.Getenv("GSLBD_TEST_BIN"); b != "" {
+		return b
+	}
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "gslbd-bin-")
 		if err != nil {
@@ -106,6 +111,13 @@ type nodeOpts struct {
 func startNode(t testing.TB, args ...string) *node {
 	t.Helper()
 	return startNodeOpts(t, nodeOpts{}, args...)
+}
+
+// startNodeUnder is startNode with gslbd run by a wrapper command, such
+// as prlimit; the wrapper must exec gslbd (same process).
+func startNodeUnder(t testing.TB, wrapper []string, args ...string) *node {
+	t.Helper()
+	return startNodeOpts(t, nodeOpts{wrap: wrapper}, args...)
 }
 
 func startNodeOpts(t testing.TB, o nodeOpts, args ...string) *node {

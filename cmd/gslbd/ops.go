@@ -186,6 +186,9 @@ func applyDrain(store *gslb.Store, node *cluster.Node, state *stateFile, o *ops,
 			return fmt.Errorf("unknown region %q", d.Region)
 		}
 		d.At, d.By = time.Now().UTC(), snap.NodeName()
+		if err := state.saveDrain(node, d); err != nil {
+			return err // refused before it is applied or gossiped
+		}
 		node.SetDrain(d)
 		log.Info("drain changed by operator", zap.String("endpoint", d.Endpoint), zap.String("region", d.Region),
 			zap.Bool("drained", d.Drained), zap.Time("from", d.From), zap.Time("until", d.Until), zap.String("reason", d.Reason))

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -23,6 +24,7 @@ import (
 	"github.com/gslbd/gslbd/cluster"
 	"github.com/gslbd/gslbd/config"
 	"github.com/gslbd/gslbd/configs"
+	"github.com/gslbd/gslbd/connlimit"
 	"github.com/gslbd/gslbd/dashboard"
 	"github.com/gslbd/gslbd/dns"
 	"github.com/gslbd/gslbd/gslb"
@@ -80,6 +82,13 @@ func serve(ctx context.Context, f flags, hup <-chan os.Signal, log *zap.Logger, 
 		log.Warn("config warning", zap.String("warning", w))
 	}
 
+	nofile := raiseFDLimit(log)
+	caps, lowered := deriveConnCaps(cfg.Listen.MaxConns, nofile)
+	if len(lowered) > 0 {
+		log.Warn("connection caps lowered to their share of the file-descriptor limit", zap.Strings("settings", lowered), zap.Uint64("fd_limit", nofile))
+	}
+	log.Info("connection caps", capFields(caps, nofile)...)
+
 	dnsSrv, err := dns.NewServer(dns.Options{
 		Addrs:          cfg.Listen.DNS,
 		Source:         store,
@@ -87,6 +96,7 @@ func serve(ctx context.Context, f flags, hup <-chan os.Signal, log *zap.Logger, 
 		TCPIdleTimeout: cfg.Listen.TCPIdleTimeout.D(),
 		Logger:         log.Named("dns"),
 		Registerer:     reg,
+		TCPLimits:      caps.dns,
 	})
 	if err != nil {
 		return err
@@ -107,6 +117,14 @@ func serve(ctx context.Context, f flags, hup <-chan os.Signal, log *zap.Logger, 
 			return fmt.Errorf("http listener %s: %w", cfg.Listen.HTTP, err)
 		}
 		defer httpLn.Close()
+		httpLn = connlimit.NewListener(httpLn, connlimit.New(caps.http, connlimit.Options{Prefix: "gslbd_http_tcp", Registerer: reg}))
+		if cfg.Listen.HTTPTLS.CertFile != "" {
+			certs, err := newCertSource(func() config.TLSFiles { return store.Load().Config().Listen.HTTPTLS }, log.Named("http"))
+			if err != nil {
+				return err
+			}
+			httpLn = tls.NewListener(httpLn, certs.tlsConfig())
+		}
 	}
 
 	opsHooks, err := newOps(cfg, log.Named("ops"), reg)
@@ -124,6 +142,7 @@ func serve(ctx context.Context, f flags, hup <-chan os.Signal, log *zap.Logger, 
 		Logger:     log.Named("cluster"),
 		Registerer: reg,
 		OnView:     func(v gslb.View) { offerLatest(views, v) },
+		ConnLimits: caps.gossip,
 	})
 	if err != nil {
 		return err
@@ -151,6 +170,9 @@ func serve(ctx context.Context, f flags, hup <-chan os.Signal, log *zap.Logger, 
 		case <-hm.FirstRound():
 		default:
 			unmet = append(unmet, "first probe round not done")
+		}
+		if why := hm.Impaired(); why != "" {
+			unmet = append(unmet, why)
 		}
 		st := node.Status()
 		if !st.Solo && !st.Joined {
@@ -197,6 +219,7 @@ func serve(ctx context.Context, f flags, hup <-chan os.Signal, log *zap.Logger, 
 		Dev:        dev,
 		Logger:     log.Named("http"),
 		Registerer: reg,
+		Hosts:      func() []string { return store.Load().Config().Listen.HTTPHosts },
 	})
 	// Slow or idle clients must not hold the operators' endpoint hostage.
 	httpSrv := &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second,
