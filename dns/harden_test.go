@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"io"
 	"net"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -161,5 +162,55 @@ func TestTCPConnectionCap(t *testing.T) {
 	}
 	if ts.s.lim.Open() != 3 {
 		t.Errorf("open TCP connections = %d, want 3", ts.s.lim.Open())
+	}
+}
+
+// TestUDPReceiveDropsMetric: datagrams the kernel drops on a full receive
+// buffer never reach the server, and were counted nowhere. A socket that
+// is bound but not read (Listen without Serve) fills up; the drops show
+// in gslbd_dns_udp_receive_drops_total.
+func TestUDPReceiveDropsMetric(t *testing.T) {
+	if _, err := os.Stat("/proc/net/udp"); err != nil {
+		t.Skipf("no /proc/net/udp: %v", err)
+	}
+	reg := prometheus.NewRegistry()
+	s, err := newServer(Options{Addrs: []string{"127.0.0.1:0"}, Registerer: reg}, loaderOf(wwwAnswerer()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	c, err := net.Dial("udp", s.UDPAddrs()[0].String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	q, _ := query("www."+zone, mdns.TypeA).Pack()
+	deadline := time.Now().Add(20 * time.Second)
+	sent := 0
+	for counterValue(t, reg, "gslbd_dns_udp_receive_drops_total", "", "") == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no drops counted after %d datagrams to an unread socket", sent)
+		}
+		for range 2000 {
+			_, _ = c.Write(q)
+			sent++
+		}
+	}
+	t.Logf("drops counted after %d datagrams", sent)
+}
+
+func TestParseProcAddr(t *testing.T) {
+	for in, want := range map[string]string{
+		"0100007F:0035":                         "127.0.0.1:53",
+		"00000000:14E9":                         "0.0.0.0:5353",
+		"00000000000000000000000001000000:0035": "[::1]:53",
+	} {
+		got, ok := parseProcAddr(in)
+		if !ok || got.String() != want {
+			t.Errorf("parseProcAddr(%q) = %v %t, want %s", in, got, ok, want)
+		}
 	}
 }

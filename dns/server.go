@@ -113,7 +113,11 @@ func newServer(o Options, load func() Answerer) (*Server, error) {
 	o.Logger = o.Logger.Named("dns")
 	m := newMetrics(o.Registerer)
 	lim := connlimit.New(o.TCPLimits, connlimit.Options{Prefix: "gslbd_dns_tcp", Registerer: o.Registerer})
-	return &Server{o: o, h: newHandler(load, o, m), m: m, lim: lim}, nil
+	s := &Server{o: o, h: newHandler(load, o, m), m: m, lim: lim}
+	if o.Registerer != nil {
+		_ = o.Registerer.Register(newUDPDrops(s.UDPAddrs)) // a second Server on one registry keeps the first's
+	}
+	return s, nil
 }
 
 // Listen binds a UDP and a TCP socket on every address now, so that a port
