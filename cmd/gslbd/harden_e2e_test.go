@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -172,17 +173,46 @@ func TestHTTPHostAndTLS(t *testing.T) {
 	if code := get("http", "127.0.0.1"); code == 200 {
 		t.Error("plain HTTP answered on a TLS listener")
 	}
+
+	// A renewed certificate (new files in place, then SIGHUP) is served
+	// without a restart.
+	cn := func() string {
+		c, err := tls.Dial("tcp", n.http, &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // test certificate
+		if err != nil {
+			return ""
+		}
+		defer c.Close()
+		return c.ConnectionState().PeerCertificates[0].Subject.CommonName
+	}
+	if got := cn(); got != "gslbd test" {
+		t.Fatalf("certificate CN %q", got)
+	}
+	newCert, newKey := writeTestCertCN(t, "gslbd renewed")
+	for _, f := range [][2]string{{newCert, cert}, {newKey, key}} {
+		if err := os.Rename(f[0], f[1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := n.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "renewed certificate served", 10*time.Second, func() bool { return cn() == "gslbd renewed" })
 }
 
 // writeTestCert writes a self-signed certificate for 127.0.0.1.
 func writeTestCert(t *testing.T) (certFile, keyFile string) {
+	t.Helper()
+	return writeTestCertCN(t, "gslbd test")
+}
+
+func writeTestCertCN(t *testing.T, cn string) (certFile, keyFile string) {
 	t.Helper()
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
 	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "gslbd test"},
+		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: cn},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
 		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, DNSNames: []string{"gslb-admin.example.net"},
 	}
