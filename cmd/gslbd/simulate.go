@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gslbd/gslbd/connlimit"
 	"github.com/gslbd/gslbd/dashboard"
 )
 
@@ -55,6 +56,8 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		fmt.Fprintf(stderr, "gslbd simulate: control API: %v\n", err)
 		return 1
 	}
+	// The control API gets the caps a node's HTTP listener has by default.
+	ln = connlimit.NewListener(ln, connlimit.New(connlimit.Limits{Total: defaultOtherConn, PerSource: defaultOtherConn / 4}, connlimit.Options{}))
 	srv := &http.Server{Handler: dashboard.DevAPI(dev, nil), ReadHeaderTimeout: 5 * time.Second}
 	for _, r := range names {
 		b := dev.backends[r]
