@@ -8,7 +8,8 @@
 // the pure agreement rule gslb.Agree; it decides nothing about health
 // itself, it only moves bytes.
 //
-// Imports: of gslbd's packages only config and gslb. It must never import
+// Imports: of gslbd's packages only config, gslb and the leaf connlimit
+// (caps on gossip streams, see guard.go). It must never import
 // dns, health, dashboard or cmd; cmd/gslbd wires Observe to health's
 // output and OnView to the publisher.
 //

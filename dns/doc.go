@@ -6,8 +6,9 @@
 // of this package mentions one except NewHandler's mdns.Handler result, so
 // a move to another DNS library touches this package only.
 //
-// Of gslbd's packages it imports gslb only; it must not import config, geo,
-// health, cluster, dashboard or cmd.
+// Of gslbd's packages it imports gslb and the leaf connlimit (TCP
+// connection caps) only; it must not import config, geo, health, cluster,
+// dashboard or cmd.
 //
 // # Request path
 //

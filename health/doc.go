@@ -39,8 +39,16 @@
 // endpoint stays Down (or never Ready) with the reason in the log and
 // the observation.
 //
-// Imports: config and gslb only of ours; never dns, cluster, dashboard or
-// cmd.
+// A probe or lag read that could not run for a local reason (EMFILE,
+// ENFILE, ENOBUFS, ENOMEM, EADDRNOTAVAIL: this node is out of descriptors,
+// buffers or ports) is no result at all: it changes no state and emits no
+// observation, so a node that runs out of file descriptors never fails a
+// region over. Such faults are counted (gslbd_probe_errors_total) and
+// logged at most every 10s; Manager.Impaired reports when every probe
+// fails that way, and the node is then not ready (localfault.go).
+//
+// Imports: config, gslb and the leaf connlimit only of ours; never dns,
+// cluster, dashboard or cmd.
 //
 // Concurrency: Manager.Run starts one goroutine per target for liveness
 // and one more for a lag source. Each runs its probe inline with its own
