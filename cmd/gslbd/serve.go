@@ -371,6 +371,12 @@ func listenChanged(old, cur *config.Config) []string {
 	if old.Listen.TCPIdleTimeout != cur.Listen.TCPIdleTimeout {
 		out = append(out, "listen.tcp_idle_timeout")
 	}
+	if old.Listen.MaxConns != cur.Listen.MaxConns {
+		out = append(out, "listen.max_conns")
+	}
+	if (old.Listen.HTTPTLS.CertFile == "") != (cur.Listen.HTTPTLS.CertFile == "") {
+		out = append(out, "listen.http_tls") // TLS on or off; new files are followed
+	}
 	if old.Node != cur.Node {
 		out = append(out, "node")
 	}
