@@ -3,7 +3,6 @@ package cluster
 import (
 	"errors"
 	"fmt"
-	"io"
 	"log"
 	"net"
 	"net/netip"
@@ -81,11 +80,21 @@ func (g *guard) set(cfg config.Cluster, endpoints int) {
 		}
 	}
 	g.allow.Store(&allow)
-	nodes := max(cfg.Expect, 1+len(cfg.Seeds)) + 2 // joiners and leavers in flight
-	// Every node's observation of every endpoint, one drain per endpoint,
-	// and the write-active records (bounded by the endpoints too).
-	records := int64(nodes*endpoints + 2*endpoints)
-	g.maxStream.Store(streamBase + records*streamPerRecord)
+	g.maxStream.Store(maxStreamBytes(max(cfg.Expect, 1+len(cfg.Seeds)), endpoints))
+}
+
+// maxStreamBytes is the longest full state sync a cluster of nodes
+// members with endpoints endpoints can send, with every field at its
+// codec limit: every node's observation of every endpoint, a drain per
+// endpoint and a write record per name (at most one per endpoint, each
+// naming up to maxBackers members), plus memberlist's own member list.
+// Two extra nodes allow for joiners and leavers in flight.
+func maxStreamBytes(nodes, endpoints int) int64 {
+	n := int64(nodes + 2)
+	e := int64(max(endpoints, 1))
+	records := n*e + e // observations and drains
+	writes := e * (streamPerRecord + int64(min(n, maxBackers))*(maxNodeLen+2))
+	return streamBase + n*streamPerRecord + records*streamPerRecord + writes
 }
 
 // allowed reports whether addr may gossip with us.
@@ -285,8 +294,6 @@ func (c *cappedConn) Read(p []byte) (int, error) {
 	c.left -= int64(n)
 	return n, err
 }
-
-var _ io.Reader = (*cappedConn)(nil)
 
 // quietLog is the memberlist log sink. Hostile traffic (a wrong key, a
 // foreign label, garbage) makes memberlist log an ERROR line per packet,

@@ -3,6 +3,7 @@ package cluster
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"net"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/gslbd/gslbd/connlimit"
+	"github.com/gslbd/gslbd/gslb"
 )
 
 // encryptMsg is memberlist's message type of an encrypted stream.
@@ -151,5 +153,42 @@ func TestQuietLog(t *testing.T) {
 	all := logs.FilterMessageSnippet("unacceptable label").All()
 	if len(all) != 2 || all[1].ContextMap()["suppressed_since_last"] != int64(99) {
 		t.Fatalf("after %s: %d lines, last %v; want 2 with 99 suppressed", logEvery, len(all), all[len(all)-1].ContextMap())
+	}
+}
+
+// TestStreamCapFitsAWorstCaseState: the stream cap must never cut a
+// legitimate full state sync: a state with every field at its codec limit
+// encodes below it.
+func TestStreamCapFitsAWorstCaseState(t *testing.T) {
+	for _, size := range []struct{ nodes, endpoints int }{{1, 1}, {3, 6}, {5, 200}, {40, 50}} {
+		long := func(c byte, n int) string { return strings.Repeat(string(c), n) }
+		var obs []gslb.Observation
+		var drains []gslb.Drain
+		var writes []gslb.WriteActive
+		at := time.Unix(1700000000, 0)
+		nodes := make([]string, size.nodes)
+		for i := range nodes {
+			nodes[i] = fmt.Sprintf("%03d", i) + long('n', maxNodeLen-3)
+		}
+		for e := range size.endpoints {
+			ep := fmt.Sprintf("%05d", e) + long('e', maxEndpointLen-5)
+			for _, n := range nodes {
+				obs = append(obs, gslb.Observation{Endpoint: ep, Node: n, State: gslb.Ready, Seq: 1 << 62,
+					ObservedAt: at, Since: at, Reason: long('r', maxReasonLen), Lag: time.Hour, LagKnown: true})
+			}
+			drains = append(drains, gslb.Drain{Endpoint: ep, Drained: true, At: at, By: long('b', maxByLen)})
+			writes = append(writes, gslb.WriteActive{Name: fmt.Sprintf("%05d", e) + long('w', maxGSLBNameLen-5), Term: 1 << 62,
+				Region: long('g', maxRegionLen), From: long('f', maxRegionLen), By: nodes[0],
+				Backers: nodes[:min(len(nodes), maxBackers)], Reason: long('r', maxReasonLen), At: at})
+		}
+		b, err := encodeState(obs, drains, writes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// memberlist's own push/pull adds a header and its member list.
+		need := int64(len(b)) + int64(size.nodes)*1024
+		if cap := maxStreamBytes(size.nodes, size.endpoints); need > cap {
+			t.Errorf("%d nodes, %d endpoints: worst-case state %d bytes over the stream cap %d", size.nodes, size.endpoints, need, cap)
+		}
 	}
 }
