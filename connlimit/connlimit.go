@@ -148,6 +148,16 @@ func (c *Conn) Close() error {
 	return err
 }
 
+// CloseWrite half-closes the connection when the inner one can (as a
+// *net.TCPConn can), so servers that finish a reply with a half-close
+// (net/http does) behave as without the wrapper.
+func (c *Conn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
 // Wrap counts c against l; it returns nil and closes c when a cap is
 // reached.
 func (l *Limiter) Wrap(c net.Conn) *Conn {
