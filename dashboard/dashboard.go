@@ -140,7 +140,7 @@ func New(o Options) http.Handler {
 		mux.HandleFunc("GET /api/v1/dev/regions", s.handleDevList)
 		mux.HandleFunc("POST /api/v1/dev/regions/{region}", s.handleDevSet)
 	}
-	return AllowHosts(s.instrument(mux), o.Hosts)
+	return s.instrument(mux)
 }
 
 // DevAPI serves only the simulated-backend routes (GET /api/v1/dev/regions,
@@ -216,7 +216,9 @@ func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter 
 // refuses cross-site state changes and turns a handler panic into a 500
 // instead of a dropped connection.
 func (s *server) instrument(mux *http.ServeMux) http.Handler {
-	next := s.crossOrigin(mux)
+	// Foreign Host names are refused first (and counted as path "other",
+	// code 421): nothing else of a rebound request should run.
+	next := AllowHosts(s.crossOrigin(mux), s.o.Hosts)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("X-Content-Type-Options", "nosniff")

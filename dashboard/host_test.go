@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 )
 
@@ -31,7 +32,8 @@ func doHost(t *testing.T, srv *httptest.Server, method, path, host, body string)
 // drive the token-free -dev simulation API. Foreign names now get 421.
 func TestHostAllowList(t *testing.T) {
 	dev := newFakeDev()
-	srv := newServer(t, Options{Source: testStore(t), Dev: dev,
+	reg := prometheus.NewRegistry()
+	srv := newServer(t, Options{Source: testStore(t), Dev: dev, Registerer: reg,
 		Hosts: func() []string { return []string{"gslb.example.net"} }})
 	sim := httptest.NewServer(DevAPI(dev, zap.NewNop()))
 	t.Cleanup(sim.Close)
@@ -61,6 +63,9 @@ func TestHostAllowList(t *testing.T) {
 	}
 	if code, _ := doHost(t, sim, "POST", "/api/v1/dev/regions/eu-west", "evil.example", `{"alive":false}`); code != 421 {
 		t.Errorf("simulate POST with a foreign Host: %d, want 421", code)
+	}
+	if n := counterValue(t, reg, "other", "421"); n < 1 {
+		t.Errorf("421 answers not counted: %v", n)
 	}
 	if !dev.Regions()[0].Alive {
 		t.Fatal("a request with a foreign Host changed the simulated backend")
