@@ -224,6 +224,8 @@ func TestLocalResourceReason(t *testing.T) {
 		{os.NewSyscallError("sendto", syscall.ENOBUFS), "enobufs"},
 		{&net.OpError{Op: "dial", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}, ""},
 		{errors.New("status 500"), ""},
+		{&net.DNSError{Err: "dial udp 127.0.0.53:53: socket: too many open files", Name: "db.example"}, "emfile"},
+		{&net.DNSError{Err: "no such host", Name: "db.example", IsNotFound: true}, ""},
 		{nil, ""},
 	} {
 		if got := LocalResourceReason(tc.err); got != tc.want {

@@ -2,6 +2,8 @@ package connlimit
 
 import (
 	"errors"
+	"net"
+	"strings"
 	"syscall"
 )
 
@@ -31,6 +33,17 @@ func LocalResourceReason(err error) string {
 	for _, e := range localErrnos {
 		if errors.Is(err, e.errno) {
 			return e.reason
+		}
+	}
+	// The resolver keeps only the text of the error that stopped a lookup
+	// (a DNSError unwraps to context errors only), so a probe of a host
+	// name that failed for want of a socket is recognised by that text.
+	var de *net.DNSError
+	if errors.As(err, &de) {
+		for _, e := range localErrnos {
+			if strings.Contains(de.Err, e.errno.Error()) {
+				return e.reason
+			}
 		}
 	}
 	return ""
