@@ -6,9 +6,9 @@
 // Snapshots, signals (SIGHUP reload, SIGTERM/SIGINT graceful stop), the
 // drain state file, the simulated backends of -dev, and the resource
 // bounds: raising RLIMIT_NOFILE and deriving every listener's connection
-// caps from it (limits.go), and the HTTPS certificate (tlscert.go). The subsystems
-// (dns, health, cluster, dashboard) never import each other; they meet here
-// through funcs and channels that carry gslb values.
+// caps from it (limits.go), and the HTTPS certificate (tlscert.go). The
+// subsystems (dns, health, cluster, dashboard) never import each other;
+// they meet here through funcs and channels that carry gslb values.
 //
 // Usage:
 //
