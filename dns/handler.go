@@ -77,14 +77,14 @@ func (h *handler) ServeDNS(w mdns.ResponseWriter, req *mdns.Msg) {
 	proto := protoOf(w)
 	defer func() {
 		if p := recover(); p != nil {
-			h.m.panics.Inc()
+			h.m.shared.panics.Add(1)
 			h.log.Error("dns handler panic", zap.Any("panic", p), zap.Stack("stack"))
 			h.writeAfterPanic(w, req, proto, start)
 		}
 	}()
 	resp := h.respond(req, remoteAddr(w))
 	if resp == nil {
-		h.m.dropped.WithLabelValues(dropResponse).Inc()
+		h.m.shared.dropped[dropResponseIdx].Add(1)
 		return
 	}
 	h.write(w, req, resp, proto, start)
@@ -160,7 +160,7 @@ func (h *handler) respond(req *mdns.Msg, src netip.Addr) *mdns.Msg {
 	ans, err := a.Answer(gslb.Question{Name: q.Name, Type: q.Qtype}, client)
 	h.fill(resp, q, ans, err)
 	if err == nil && ans.Region != "" {
-		h.m.answers.WithLabelValues(ans.GSLBName, ans.Region).Inc()
+		h.m.shared.answer(ans.GSLBName, ans.Region)
 	}
 	if ecs != nil {
 		ours.Option = append(ours.Option, ecs.reply(ans.Scope))
@@ -220,7 +220,7 @@ func (h *handler) write(w mdns.ResponseWriter, req, resp *mdns.Msg, proto string
 	nAns, nNs := len(resp.Answer), len(resp.Ns)
 	resp.Truncate(size)
 	if resp.Truncated && proto == protoUDP {
-		h.m.truncated.Inc()
+		h.m.shared.truncated.Add(1)
 	}
 	if resp.Truncated && proto != protoUDP {
 		resp = h.tcpTooLarge(req, resp, nAns, nNs)
@@ -232,15 +232,15 @@ func (h *handler) write(w mdns.ResponseWriter, req, resp *mdns.Msg, proto string
 		h.log.Warn("dns reply cannot be packed", zap.Error(err))
 		resp = reply(req, mdns.RcodeServerFailure)
 		if buf, err = resp.Pack(); err != nil {
-			h.m.dropped.WithLabelValues(dropPack).Inc()
+			h.m.shared.dropped[dropPackIdx].Add(1)
 			return
 		}
 	}
 	if _, err := w.Write(buf); err != nil {
 		h.log.Debug("dns reply not written", zap.String("proto", proto), zap.Error(err))
 	}
-	h.m.queries.WithLabelValues(proto, qtypeLabel(req), rcodeLabel(resp.Rcode)).Inc()
-	h.m.duration.Observe(time.Since(start).Seconds())
+	h.m.shared.count(protoIndex(proto), req, resp.Rcode)
+	h.m.shared.observe(time.Since(start))
 }
 
 // packBufs holds reply buffers: writers (miekg's UDP and TCP ones) do

@@ -2,21 +2,32 @@ package dns
 
 import (
 	"errors"
+	"maps"
+	"sync"
+	"sync/atomic"
+	"time"
 
 	mdns "github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// metrics are the package's Prometheus collectors. They are created per
-// Server/handler and registered on the Registerer given in Options.
+// metrics are the package's Prometheus metrics. A query only adds to
+// atomic counters in a shard (one per UDP worker, one shared by the other
+// paths), with no label lookup and no lock; Collect sums the shards at
+// scrape time. One *metrics is the Collector registered on the Registerer
+// given in Options.
 type metrics struct {
-	queries   *prometheus.CounterVec // proto, qtype, rcode
-	answers   *prometheus.CounterVec // name, region
-	duration  prometheus.Histogram
-	dropped   *prometheus.CounterVec // reason
-	panics    prometheus.Counter
-	truncated prometheus.Counter
-	oversize  prometheus.Counter
+	descQueries, descAnswers, descDuration *prometheus.Desc
+	descDropped, descPanics, descTruncated *prometheus.Desc
+
+	// shared counts the full path (TCP, UDP fallbacks, NewHandler).
+	shared *shard
+
+	// oversize is a plain counter: TCP replies over 65,535 bytes are rare.
+	oversize prometheus.Counter
+
+	mu     sync.Mutex
+	shards []*shard
 }
 
 // Reasons for gslbd_dns_dropped_total.
@@ -26,49 +37,95 @@ const (
 	dropPack     = "pack"     // even the SERVFAIL reply could not be packed
 )
 
+// dropReasons indexes shard.dropped.
+var dropReasons = [...]string{dropResponse, dropShort, dropPack}
+
+func dropIndex(reason string) int {
+	for i, r := range dropReasons {
+		if r == reason {
+			return i
+		}
+	}
+	panic("dns: unknown drop reason " + reason)
+}
+
+var (
+	dropResponseIdx = dropIndex(dropResponse)
+	dropShortIdx    = dropIndex(dropShort)
+	dropPackIdx     = dropIndex(dropPack)
+)
+
+// durationBuckets are gslbd_dns_answer_duration_seconds' upper bounds.
+var durationBuckets = [...]float64{0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05}
+
+// durationBucketsNS are the same bounds in nanoseconds, for Observe.
+var durationBucketsNS = func() [len(durationBuckets)]int64 {
+	var out [len(durationBuckets)]int64
+	for i, b := range durationBuckets {
+		out[i] = int64(b * float64(time.Second))
+	}
+	return out
+}()
+
+// Label dimensions of gslbd_dns_queries_total as shard array sizes.
+const (
+	nProtos = 2
+	// nRcodes: rcodes 0..31 by value; rcodeOther for anything larger.
+	nRcodes    = 33
+	rcodeOther = nRcodes - 1
+)
+
+// shard is one writer's counters. Writers only add; Collect reads. It is
+// padded by its size alone: shards are separate allocations.
+type shard struct {
+	queries   [nProtos][nQtypeLabels][nRcodes]atomic.Uint64
+	dropped   [len(dropReasons)]atomic.Uint64
+	panics    atomic.Uint64
+	truncated atomic.Uint64
+	buckets   [len(durationBuckets) + 1]atomic.Uint64 // last: +Inf
+	sumNS     atomic.Int64
+	// answers maps a GSLB name and region to its counter. The map is
+	// copied on a new key and never changed once published, so readers
+	// need no lock; a key is new only once per name and region.
+	answers atomic.Pointer[map[answerKey]*atomic.Uint64]
+}
+
+type answerKey struct{ name, region string }
+
 func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
-		queries: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "gslbd_dns_queries_total",
-			Help: "DNS queries answered, by transport, query type and response code.",
-		}, []string{"proto", "qtype", "rcode"}),
-		answers: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "gslbd_dns_gslb_answers_total",
-			Help: "GSLB answers by name and the region of the first endpoint answered.",
-		}, []string{"name", "region"}),
-		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:    "gslbd_dns_answer_duration_seconds",
-			Help:    "Time from a parsed query to its reply being written.",
-			Buckets: []float64{0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05},
-		}),
-		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "gslbd_dns_dropped_total",
-			Help: "Packets dropped without any reply, by reason.",
-		}, []string{"reason"}),
-		panics: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "gslbd_dns_panics_total",
-			Help: "Panics recovered in the query handler (each answered SERVFAIL).",
-		}),
-		truncated: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "gslbd_dns_truncated_total",
-			Help: "UDP replies truncated to the client's size (TC set).",
-		}),
+		descQueries: prometheus.NewDesc("gslbd_dns_queries_total",
+			"DNS queries answered, by transport, query type and response code.", []string{"proto", "qtype", "rcode"}, nil),
+		descAnswers: prometheus.NewDesc("gslbd_dns_gslb_answers_total",
+			"GSLB answers by name and the region of the first endpoint answered.", []string{"name", "region"}, nil),
+		descDuration: prometheus.NewDesc("gslbd_dns_answer_duration_seconds",
+			"Time from a parsed query to its reply being written.", nil, nil),
+		descDropped: prometheus.NewDesc("gslbd_dns_dropped_total",
+			"Packets dropped without any reply, by reason.", []string{"reason"}, nil),
+		descPanics: prometheus.NewDesc("gslbd_dns_panics_total",
+			"Panics recovered in the query handler (each answered SERVFAIL).", nil, nil),
+		descTruncated: prometheus.NewDesc("gslbd_dns_truncated_total",
+			"UDP replies truncated to the client's size (TC set).", nil, nil),
 	}
+	m.shared = m.newShard()
 	m.oversize = newOversizeCounter(reg)
 	if reg == nil {
 		return m
 	}
-	m.queries = register(reg, m.queries)
-	m.answers = register(reg, m.answers)
-	m.duration = register(reg, m.duration)
-	m.dropped = register(reg, m.dropped)
-	m.panics = register(reg, m.panics)
-	m.truncated = register(reg, m.truncated)
-	return m
+	return register(reg, m)
+}
+
+// newShard adds a shard that Collect sums from now on.
+func (m *metrics) newShard() *shard {
+	s := &shard{}
+	m.mu.Lock()
+	m.shards = append(m.shards, s)
+	m.mu.Unlock()
+	return s
 }
 
 // register registers c, or returns the collector already registered under
-// the same name, so that NewServer and NewHandler may share a Registerer.
+// the same names, so that NewServer and NewHandler may share a Registerer.
 // Any other registration problem is a programming error.
 func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
 	err := reg.Register(c)
@@ -84,30 +141,214 @@ func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
 	panic("dns: registering metrics: " + err.Error())
 }
 
-// qtypeLabels bounds the qtype label's cardinality: a type outside this
-// set is counted as "other", so random query types cannot grow the series.
-var qtypeLabels = func() map[uint16]string {
-	m := map[uint16]string{}
-	for _, t := range []uint16{
-		mdns.TypeA, mdns.TypeAAAA, mdns.TypeCNAME, mdns.TypeNS, mdns.TypeSOA,
-		mdns.TypeMX, mdns.TypeTXT, mdns.TypeSRV, mdns.TypeCAA, mdns.TypePTR,
-		mdns.TypeANY, mdns.TypeAXFR, mdns.TypeIXFR, mdns.TypeDS, mdns.TypeDNSKEY,
-		mdns.TypeHTTPS, mdns.TypeSVCB, mdns.TypeNULL,
-	} {
-		m[t] = mdns.TypeToString[t]
+var _ prometheus.Collector = (*metrics)(nil)
+
+// Describe implements prometheus.Collector.
+func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{m.descQueries, m.descAnswers, m.descDuration, m.descDropped, m.descPanics, m.descTruncated} {
+		ch <- d
 	}
-	return m
+}
+
+// Collect implements prometheus.Collector: it sums every shard. Series
+// never counted are left out, as a CounterVec leaves them out.
+func (m *metrics) Collect(ch chan<- prometheus.Metric) {
+	m.mu.Lock()
+	shards := append([]*shard(nil), m.shards...)
+	m.mu.Unlock()
+
+	type qkey struct{ proto, qtype, rcode string }
+	queries := map[qkey]uint64{}
+	answers := map[answerKey]uint64{}
+	var dropped [len(dropReasons)]uint64
+	var panics, truncated, count uint64
+	var buckets [len(durationBuckets) + 1]uint64
+	var sumNS int64
+	for _, s := range shards {
+		for p := range s.queries {
+			for q := range s.queries[p] {
+				for r := range s.queries[p][q] {
+					if n := s.queries[p][q][r].Load(); n > 0 {
+						queries[qkey{protoLabels[p], qtypeLabelNames[q], rcodeIndexLabel(r)}] += n
+					}
+				}
+			}
+		}
+		if am := s.answers.Load(); am != nil {
+			for k, c := range *am {
+				answers[k] += c.Load()
+			}
+		}
+		for i := range s.dropped {
+			dropped[i] += s.dropped[i].Load()
+		}
+		panics += s.panics.Load()
+		truncated += s.truncated.Load()
+		for i := range s.buckets {
+			buckets[i] += s.buckets[i].Load()
+		}
+		sumNS += s.sumNS.Load()
+	}
+	for k, n := range queries {
+		ch <- prometheus.MustNewConstMetric(m.descQueries, prometheus.CounterValue, float64(n), k.proto, k.qtype, k.rcode)
+	}
+	for k, n := range answers {
+		ch <- prometheus.MustNewConstMetric(m.descAnswers, prometheus.CounterValue, float64(n), k.name, k.region)
+	}
+	for i, n := range dropped {
+		if n > 0 {
+			ch <- prometheus.MustNewConstMetric(m.descDropped, prometheus.CounterValue, float64(n), dropReasons[i])
+		}
+	}
+	ch <- prometheus.MustNewConstMetric(m.descPanics, prometheus.CounterValue, float64(panics))
+	ch <- prometheus.MustNewConstMetric(m.descTruncated, prometheus.CounterValue, float64(truncated))
+	cum := make(map[float64]uint64, len(durationBuckets))
+	for i, b := range durationBuckets {
+		count += buckets[i]
+		cum[b] = count
+	}
+	count += buckets[len(durationBuckets)]
+	ch <- prometheus.MustNewConstHistogram(m.descDuration, count, float64(sumNS)/float64(time.Second), cum)
+}
+
+// query counts one reply.
+func (s *shard) query(proto int, qtype uint16, rcode int) {
+	r := rcode
+	if r < 0 || r >= rcodeOther {
+		r = rcodeOther
+	}
+	s.queries[proto][qtypeIndex(qtype)][r].Add(1)
+}
+
+// queryNone counts a reply to a packet without exactly one question.
+func (s *shard) queryNone(proto, rcode int) {
+	r := rcode
+	if r < 0 || r >= rcodeOther {
+		r = rcodeOther
+	}
+	s.queries[proto][qtypeNone][r].Add(1)
+}
+
+// observe records one answer's duration.
+func (s *shard) observe(d time.Duration) {
+	ns := int64(d)
+	i := 0
+	for i < len(durationBucketsNS) && ns > durationBucketsNS[i] {
+		i++
+	}
+	s.buckets[i].Add(1)
+	s.sumNS.Add(ns)
+}
+
+// answer counts a GSLB answer for name from region.
+func (s *shard) answer(name, region string) {
+	k := answerKey{name, region}
+	for {
+		p := s.answers.Load()
+		if p != nil {
+			if c := (*p)[k]; c != nil {
+				c.Add(1)
+				return
+			}
+		}
+		next := map[answerKey]*atomic.Uint64{}
+		if p != nil {
+			next = maps.Clone(*p)
+		}
+		c := new(atomic.Uint64)
+		c.Add(1)
+		next[k] = c
+		if s.answers.CompareAndSwap(p, &next) {
+			return
+		}
+	}
+}
+
+// Indexes of shard.queries' first dimension.
+const (
+	protoUDPIdx = 0
+	protoTCPIdx = 1
+)
+
+var protoLabels = [nProtos]string{protoUDPIdx: protoUDP, protoTCPIdx: protoTCP}
+
+func protoIndex(proto string) int {
+	if proto == protoTCP {
+		return protoTCPIdx
+	}
+	return protoUDPIdx
+}
+
+// countedQtypes bounds the qtype label's cardinality: a type outside this
+// set is counted as "other", so random query types cannot grow the series.
+var countedQtypes = []uint16{
+	mdns.TypeA, mdns.TypeAAAA, mdns.TypeCNAME, mdns.TypeNS, mdns.TypeSOA,
+	mdns.TypeMX, mdns.TypeTXT, mdns.TypeSRV, mdns.TypeCAA, mdns.TypePTR,
+	mdns.TypeANY, mdns.TypeAXFR, mdns.TypeIXFR, mdns.TypeDS, mdns.TypeDNSKEY,
+	mdns.TypeHTTPS, mdns.TypeSVCB, mdns.TypeNULL,
+}
+
+// The qtype label's values by index: countedQtypes, then "other", "none".
+const (
+	nQtypeLabels = 20
+	qtypeOther   = nQtypeLabels - 2
+	qtypeNone    = nQtypeLabels - 1
+)
+
+var qtypeLabelNames = func() [nQtypeLabels]string {
+	var out [nQtypeLabels]string
+	for i, t := range countedQtypes {
+		out[i] = mdns.TypeToString[t]
+	}
+	out[qtypeOther], out[qtypeNone] = "other", "none"
+	return out
 }()
+
+// qtypeIndexes maps every type up to CAA (257) to its label index.
+var qtypeIndexes = func() [mdns.TypeCAA + 1]uint8 {
+	if len(countedQtypes) != qtypeOther {
+		panic("dns: countedQtypes and nQtypeLabels disagree")
+	}
+	var out [mdns.TypeCAA + 1]uint8
+	for i := range out {
+		out[i] = qtypeOther
+	}
+	for i, t := range countedQtypes {
+		out[t] = uint8(i)
+	}
+	return out
+}()
+
+func qtypeIndex(t uint16) int {
+	if int(t) < len(qtypeIndexes) {
+		return int(qtypeIndexes[t])
+	}
+	return qtypeOther
+}
+
+// count counts the reply to req.
+func (s *shard) count(proto int, req *mdns.Msg, rcode int) {
+	if len(req.Question) != 1 {
+		s.queryNone(proto, rcode)
+		return
+	}
+	s.query(proto, req.Question[0].Qtype, rcode)
+}
 
 // qtypeLabel is the qtype label of a request ("none" without exactly one question).
 func qtypeLabel(req *mdns.Msg) string {
 	if len(req.Question) != 1 {
-		return "none"
+		return qtypeLabelNames[qtypeNone]
 	}
-	if l, ok := qtypeLabels[req.Question[0].Qtype]; ok {
-		return l
+	return qtypeLabelNames[qtypeIndex(req.Question[0].Qtype)]
+}
+
+// rcodeIndexLabel names a rcode index of shard.queries.
+func rcodeIndexLabel(i int) string {
+	if i == rcodeOther {
+		return "other"
 	}
-	return "other"
+	return rcodeLabel(i)
 }
 
 // rcodeLabel names an (extended) rcode; miekg lists BADVERS as BADSIG.

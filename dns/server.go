@@ -335,7 +335,7 @@ const headerQR = 1 << 15
 func acceptFunc(m *metrics) mdns.MsgAcceptFunc {
 	return func(dh mdns.Header) mdns.MsgAcceptAction {
 		if dh.Bits&headerQR != 0 {
-			m.dropped.WithLabelValues(dropResponse).Inc()
+			m.shared.dropped[dropResponseIdx].Add(1)
 			return mdns.MsgIgnore
 		}
 		return mdns.MsgAccept
@@ -347,10 +347,10 @@ func acceptFunc(m *metrics) mdns.MsgAcceptFunc {
 func invalidFunc(m *metrics, proto string) mdns.MsgInvalidFunc {
 	return func(b []byte, _ error) {
 		if len(b) < headerSize {
-			m.dropped.WithLabelValues(dropShort).Inc()
+			m.shared.dropped[dropShortIdx].Add(1)
 			return
 		}
-		m.queries.WithLabelValues(proto, "none", rcodeLabel(mdns.RcodeFormatError)).Inc()
+		m.shared.queryNone(protoIndex(proto), mdns.RcodeFormatError)
 	}
 }
 
