@@ -58,6 +58,9 @@ type Listen struct {
 	HTTP string `yaml:"http"`
 	// UDPSize is the EDNS0 UDP payload size we advertise. Default 1232.
 	UDPSize uint16 `yaml:"udp_size"`
+	// UDPWorkers is how many sockets (SO_REUSEPORT) and goroutines serve
+	// UDP on each DNS address. Default GOMAXPROCS; at most 256.
+	UDPWorkers int `yaml:"udp_workers"`
 	// TCPIdleTimeout closes idle TCP connections. Default 10s.
 	TCPIdleTimeout Duration `yaml:"tcp_idle_timeout"`
 	// MaxConns caps the open TCP connections of each listener. Zero

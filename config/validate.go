@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -22,6 +23,7 @@ const (
 	defaultDNSListen     = "127.0.0.1:5353"
 	defaultHTTPListen    = "127.0.0.1:8053"
 	defaultUDPSize       = 1232
+	maxUDPWorkers        = 256
 	defaultTCPIdle       = 10 * time.Second
 	defaultZoneTTL       = 300 * time.Second
 	defaultRefresh       = time.Hour
@@ -190,6 +192,12 @@ func (k *checker) listen() {
 		l.UDPSize = defaultUDPSize
 	} else if l.UDPSize < 512 {
 		k.p.add("listen.udp_size", "must be at least 512, got %d", l.UDPSize)
+	}
+	switch {
+	case l.UDPWorkers == 0:
+		l.UDPWorkers = runtime.GOMAXPROCS(0)
+	case l.UDPWorkers < 0 || l.UDPWorkers > maxUDPWorkers:
+		k.p.add("listen.udp_workers", "must be between 1 and %d, got %d", maxUDPWorkers, l.UDPWorkers)
 	}
 	k.dur("listen.tcp_idle_timeout", &l.TCPIdleTimeout, defaultTCPIdle)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"runtime"
 	"strconv"
 	"sync"
 	"syscall"
@@ -42,6 +43,11 @@ type Options struct {
 	// UDPSize is the EDNS0 UDP payload size we advertise, and the largest
 	// UDP reply we send, in bytes. Default 1232; values below 512 are 512.
 	UDPSize uint16
+	// UDPWorkers is how many sockets, each with its own goroutine, serve
+	// UDP on every address (bound with SO_REUSEPORT, so the kernel spreads
+	// queries over them). Default GOMAXPROCS; 1 where SO_REUSEPORT is not
+	// used (non-Linux).
+	UDPWorkers int
 	// TCPIdleTimeout closes a TCP connection idle this long between
 	// queries. Default 10s.
 	TCPIdleTimeout time.Duration
@@ -63,6 +69,12 @@ func (o Options) withDefaults() Options {
 		o.UDPSize = DefaultUDPSize
 	}
 	o.UDPSize = max(o.UDPSize, mdns.MinMsgSize)
+	if o.UDPWorkers <= 0 {
+		o.UDPWorkers = runtime.GOMAXPROCS(0)
+	}
+	if !reusePort {
+		o.UDPWorkers = 1
+	}
 	if o.TCPIdleTimeout <= 0 {
 		o.TCPIdleTimeout = DefaultTCPIdleTimeout
 	}
@@ -84,8 +96,9 @@ type Server struct {
 	m   *metrics
 	lim *connlimit.Limiter
 
-	mu     sync.Mutex
-	udp    []net.PacketConn
+	mu sync.Mutex
+	// udp[i] are the worker sockets of Addrs[i], all on one port.
+	udp    [][]*net.UDPConn
 	tcp    []net.Listener
 	served bool
 }
@@ -130,21 +143,22 @@ func (s *Server) Listen() error {
 		return errors.New("dns: Listen called twice")
 	}
 	for _, addr := range s.o.Addrs {
-		pc, l, err := bindPair(addr)
+		pcs, l, err := bindPair(addr, s.o.UDPWorkers)
 		if err != nil {
 			s.closeLocked()
 			return fmt.Errorf("dns: cannot listen on %s: %w", addr, err)
 		}
-		s.udp = append(s.udp, pc)
+		s.udp = append(s.udp, pcs)
 		s.tcp = append(s.tcp, connlimit.NewListener(l, s.lim))
 	}
 	return nil
 }
 
-// bindPair binds TCP then UDP on addr. For port 0 the UDP socket takes the
-// TCP socket's port, so one port answers both (as a resolver expects);
-// when that UDP port is taken it tries again with a new port.
-func bindPair(addr string) (net.PacketConn, net.Listener, error) {
+// bindPair binds TCP then n UDP sockets on addr. For port 0 the UDP
+// sockets take the TCP socket's port, so one port answers both (as a
+// resolver expects); when that UDP port is taken it tries again with a
+// new port.
+func bindPair(addr string, n int) ([]*net.UDPConn, net.Listener, error) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, nil, err
@@ -158,9 +172,9 @@ func bindPair(addr string) (net.PacketConn, net.Listener, error) {
 		if port == "0" {
 			udpAddr = net.JoinHostPort(host, strconv.Itoa(l.Addr().(*net.TCPAddr).Port))
 		}
-		pc, err := net.ListenPacket("udp", udpAddr)
+		pcs, err := bindUDP(udpAddr, n)
 		if err == nil {
-			return pc, l, nil
+			return pcs, l, nil
 		}
 		_ = l.Close()
 		if port != "0" || i+1 >= bindAttempts || !errors.Is(err, syscall.EADDRINUSE) {
@@ -169,13 +183,31 @@ func bindPair(addr string) (net.PacketConn, net.Listener, error) {
 	}
 }
 
+// bindUDP binds n UDP sockets to one address; on error it closes those
+// it bound.
+func bindUDP(addr string, n int) ([]*net.UDPConn, error) {
+	var pcs []*net.UDPConn
+	for range n {
+		pc, err := listenUDP(addr)
+		if err != nil {
+			for _, p := range pcs {
+				_ = p.Close()
+			}
+			return nil, err
+		}
+		pcs = append(pcs, pc)
+		addr = pc.LocalAddr().String() // the others join its port
+	}
+	return pcs, nil
+}
+
 // UDPAddrs returns the bound UDP addresses, in Options.Addrs order.
 func (s *Server) UDPAddrs() []net.Addr {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := make([]net.Addr, len(s.udp))
-	for i, pc := range s.udp {
-		out[i] = pc.LocalAddr()
+	for i, pcs := range s.udp {
+		out[i] = pcs[0].LocalAddr()
 	}
 	return out
 }
@@ -204,8 +236,10 @@ func (s *Server) Close() error {
 
 func (s *Server) closeLocked() error {
 	var errs []error
-	for _, pc := range s.udp {
-		errs = append(errs, pc.Close())
+	for _, pcs := range s.udp {
+		for _, pc := range pcs {
+			errs = append(errs, pc.Close())
+		}
 	}
 	for _, l := range s.tcp {
 		errs = append(errs, l.Close())
@@ -214,13 +248,15 @@ func (s *Server) closeLocked() error {
 	return errors.Join(errs...)
 }
 
-// listener is one miekg server on one socket and its lifecycle signals.
+// listener serves one socket (a miekg TCP server or a UDP worker) and
+// carries its lifecycle signals.
 type listener struct {
-	srv     *mdns.Server
 	name    string
-	started chan struct{} // closed once the server accepts queries
-	done    chan struct{} // closed when ActivateAndServe returned
-	err     error         // ActivateAndServe's result, read after done
+	serve   func() error                // blocks until stopped or failed
+	stop    func(context.Context) error // makes serve return
+	started chan struct{}               // closed once the socket takes queries
+	done    chan struct{}               // closed when serve returned
+	err     error                       // serve's result, read after done
 }
 
 // Serve answers queries on the sockets bound by Listen until ctx is done,
@@ -240,14 +276,22 @@ func (s *Server) Serve(ctx context.Context) error {
 	s.served = true
 	var ls []*listener
 	for i := range s.udp {
-		ls = append(ls, s.newListener(protoUDP, s.udp[i], nil), s.newListener(protoTCP, nil, s.tcp[i]))
+		for _, pc := range s.udp[i] {
+			l, err := s.newUDPListener(pc)
+			if err != nil {
+				s.mu.Unlock()
+				return fmt.Errorf("dns: udp %s: %w", pc.LocalAddr(), err)
+			}
+			ls = append(ls, l)
+		}
+		ls = append(ls, s.newTCPListener(s.tcp[i]))
 	}
 	s.mu.Unlock()
 
 	exited := make(chan *listener, len(ls))
 	for _, l := range ls {
 		go func() {
-			l.err = l.srv.ActivateAndServe()
+			l.err = l.serve()
 			close(l.done)
 			exited <- l
 		}()
@@ -281,7 +325,7 @@ func (s *Server) Serve(ctx context.Context) error {
 		default:
 		}
 		wg.Go(func() {
-			if err := l.srv.ShutdownContext(stopCtx); err != nil {
+			if err := l.stop(stopCtx); err != nil {
 				s.o.Logger.Warn("dns listener did not stop cleanly", zap.String("listener", l.name), zap.Error(err))
 			}
 		})
@@ -298,15 +342,15 @@ func (s *Server) Serve(ctx context.Context) error {
 	return failed
 }
 
-func (s *Server) newListener(proto string, pc net.PacketConn, tl net.Listener) *listener {
-	l := &listener{started: make(chan struct{}), done: make(chan struct{})}
+func (s *Server) newTCPListener(tl net.Listener) *listener {
+	l := &listener{name: "tcp " + tl.Addr().String(), started: make(chan struct{}), done: make(chan struct{})}
 	var once sync.Once
 	srv := &mdns.Server{
+		Listener:          tl,
 		Handler:           s.h,
-		UDPSize:           udpReadSize,
 		IdleTimeout:       func() time.Duration { return s.o.TCPIdleTimeout },
 		MsgAcceptFunc:     acceptFunc(s.m),
-		MsgInvalidFunc:    invalidFunc(s.m, proto),
+		MsgInvalidFunc:    invalidFunc(s.m, protoTCP),
 		NotifyStartedFunc: func() { once.Do(func() { close(l.started) }) },
 		// No per-connection query limit: miekg closes after 128 by
 		// default, and queries a client already pipelined behind the
@@ -314,15 +358,22 @@ func (s *Server) newListener(proto string, pc net.PacketConn, tl net.Listener) *
 		// bound what a connection can hold instead.
 		MaxTCPQueries: -1,
 	}
-	if pc != nil {
-		srv.PacketConn = pc
-		l.name = "udp " + pc.LocalAddr().String()
-	} else {
-		srv.Listener = tl
-		l.name = "tcp " + tl.Addr().String()
-	}
-	l.srv = srv
+	l.serve, l.stop = srv.ActivateAndServe, srv.ShutdownContext
 	return l
+}
+
+// newUDPListener makes a worker of pc. Stopping sets a read deadline in
+// the past: the worker answers the batch it holds and returns.
+func (s *Server) newUDPListener(pc *net.UDPConn) (*listener, error) {
+	w, err := newUDPWorker(s.h, s.m.newShard(), s.o.Logger, pc)
+	if err != nil {
+		return nil, err
+	}
+	l := &listener{name: "udp " + pc.LocalAddr().String(), started: make(chan struct{}), done: make(chan struct{})}
+	close(l.started) // bound in Listen, read from as soon as serve runs
+	l.serve = w.run
+	l.stop = func(context.Context) error { return pc.SetReadDeadline(time.Unix(1, 0)) }
+	return l, nil
 }
 
 // headerQR is the QR bit of the DNS header flags.

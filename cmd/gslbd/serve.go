@@ -93,6 +93,7 @@ func serve(ctx context.Context, f flags, hup <-chan os.Signal, log *zap.Logger, 
 		Addrs:          cfg.Listen.DNS,
 		Source:         store,
 		UDPSize:        cfg.Listen.UDPSize,
+		UDPWorkers:     cfg.Listen.UDPWorkers,
 		TCPIdleTimeout: cfg.Listen.TCPIdleTimeout.D(),
 		Logger:         log.Named("dns"),
 		Registerer:     reg,
@@ -367,6 +368,9 @@ func listenChanged(old, cur *config.Config) []string {
 	}
 	if old.Listen.UDPSize != cur.Listen.UDPSize {
 		out = append(out, "listen.udp_size")
+	}
+	if old.Listen.UDPWorkers != cur.Listen.UDPWorkers {
+		out = append(out, "listen.udp_workers")
 	}
 	if old.Listen.TCPIdleTimeout != cur.Listen.TCPIdleTimeout {
 		out = append(out, "listen.tcp_idle_timeout")
