@@ -188,14 +188,15 @@ func (q *wireQuery) parseOPT(b []byte) bool {
 }
 
 // parseECS accepts an IPv4 or IPv6 client subnet whose address has
-// exactly the bytes its source prefix needs and no bit set past it. Every
+// exactly the bytes its source prefix needs and no bit set past it, and
+// whose scope fits the family (the scope is otherwise ignored). Every
 // other form (family 0, short or long addresses, stray bits) is left to
 // the full path, which knows which of them are FORMERR.
 func (q *wireQuery) parseECS(b []byte) bool {
 	if len(b) < 4 {
 		return false
 	}
-	fam, src := binary.BigEndian.Uint16(b), int(b[2])
+	fam, src, scope := binary.BigEndian.Uint16(b), int(b[2]), int(b[3])
 	addr := b[4:]
 	if len(addr) != (src+7)/8 {
 		return false
@@ -203,14 +204,14 @@ func (q *wireQuery) parseECS(b []byte) bool {
 	var a netip.Addr
 	switch fam {
 	case familyIPv4:
-		if src > 32 {
+		if src > 32 || scope > 32 {
 			return false
 		}
 		var ip [4]byte
 		copy(ip[:], addr)
 		a = netip.AddrFrom4(ip)
 	case familyIPv6:
-		if src > 128 {
+		if src > 128 || scope > 128 {
 			return false
 		}
 		var ip [16]byte

@@ -95,6 +95,9 @@ func (b *batchIO) recv(fd uintptr, w *udpWorker) bool {
 // length is the size of datagram i of the last read.
 func (b *batchIO) length(i int) int { return int(b.rhdr[i].Len) }
 
+// setLength stands in for a read that left n bytes in datagram i.
+func (b *batchIO) setLength(i, n int) { b.rhdr[i].Len = uint32(n) }
+
 // queue makes reply slot k carry r to the sender of datagram i.
 func (b *batchIO) queue(w *udpWorker, k, i int, r []byte) {
 	h := &b.whdr[k]
