@@ -5,10 +5,12 @@ GO ?= go
 # Chromium (dashboard browser test), dnsperf (bench/) and util-linux
 # (prlimit, for the descriptor-exhaustion tests).
 APT_PKGS := bind9-dnsutils unbound postgresql chromium dnsperf ca-certificates util-linux
+# Only the benchmarks need these: gdnsd for bench/compare.sh.
+BENCH_APT_PKGS := gdnsd dnsperf
 STATICCHECK := $(shell $(GO) env GOPATH)/bin/staticcheck
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all build test deps lint vet fmt race run bench fuzz docker
+.PHONY: all build test deps bench-deps lint vet fmt race run bench compare fuzz docker
 
 all: build
 
@@ -28,6 +30,15 @@ deps:
 	fi
 	@[ -x $(STATICCHECK) ] || $(GO) install honnef.co/go/tools/cmd/staticcheck@latest
 
+## bench-deps: install the benchmarks' Debian packages (gdnsd, dnsperf).
+bench-deps:
+	@missing=""; for p in $(BENCH_APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
 fmt:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -45,8 +56,13 @@ test: lint
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./gslb/ ./dns/ ./geo/
 
+## compare: gslbd against gdnsd with dnsperf (bench/compare.sh).
+compare: bench-deps
+	bench/compare.sh
+
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzHandler -fuzztime 60s ./dns/
+	$(GO) test -run '^$$' -fuzz FuzzFastPath -fuzztime 60s ./dns/
 
 docker:
 	docker build -t gslbd .

@@ -20,6 +20,9 @@ type Database struct {
 
 	// Source strings are built once so that Locate does not allocate.
 	srcCity, srcCountry, srcContinent string
+
+	// table answers lookups once compiled (nil while compiling).
+	table *rangeTable
 }
 
 // supportedTypes are the MaxMind-layout database types whose records carry
@@ -101,14 +104,18 @@ func OpenDatabase(name string, data []byte) (*Database, error) {
 			break
 		}
 	}
-	return &Database{
+	d := &Database{
 		name:         name,
 		typ:          typ,
 		r:            r,
 		srcCity:      "mmdb:" + name + "/city",
 		srcCountry:   "mmdb:" + name + "/country-centroid",
 		srcContinent: "mmdb:" + name + "/continent-centroid",
-	}, nil
+	}
+	if d.table, err = compileTable(d); err != nil {
+		return nil, err
+	}
+	return d, nil
 }
 
 // openBytes wraps maxminddb.OpenBytes so that a decoder panic on hostile
@@ -154,6 +161,11 @@ func (d *Database) Locate(a netip.Addr) (Location, bool) {
 func (d *Database) locate(a netip.Addr) (loc Location, ok bool) {
 	if a.Is6() && d.r.Metadata.IPVersion == 4 {
 		return Location{}, false
+	}
+	if d.table != nil {
+		if loc, ok, handled := d.table.locate(a); handled {
+			return loc, ok
+		}
 	}
 	res := d.r.Lookup(a)
 	if !res.Found() {
