@@ -19,13 +19,24 @@
 // message in one place, truncate it to the client's UDP size and write it
 // once. There is no plugin chain.
 //
+// UDP queries first meet a fast path (fast.go) that answers the common
+// case (one IN question, at most an ECS option, A/AAAA/CNAME/SOA data,
+// a reply that fits) from the wire bytes, with the same Snapshot.Answer
+// and byte for byte the reply ServeDNS would write; everything else, and
+// write names, takes the full path. A differential fuzz test
+// (FuzzFastPath) holds the two to the same bytes.
+//
 // # Concurrency
 //
-// Server runs one miekg server per bound socket; each query is handled on
-// its own goroutine. The handler holds no mutable state: it reads an
-// immutable Snapshot through Source.Load, so queries never wait for each
-// other nor for the publisher that swaps Snapshots. Serve returns after its
-// context is done and in-flight queries finished (bounded by
-// Options.ShutdownTimeout). Metrics are safe for concurrent use; nothing
+// UDP is served by our own workers (udp.go): Options.UDPWorkers sockets
+// per address bound with SO_REUSEPORT, each read and written by one
+// goroutine in batches (recvmmsg/sendmmsg on Linux) with buffers it owns;
+// there is no goroutine per packet. TCP is served by miekg/dns, each
+// connection on its own goroutine. The handler holds no mutable state: it
+// reads an immutable Snapshot through Source.Load, so queries never wait
+// for each other nor for the publisher that swaps Snapshots. Serve returns
+// after its context is done and in-flight queries finished (bounded by
+// Options.ShutdownTimeout); a UDP worker answers the batch it holds before
+// it stops. Metrics are per-shard atomics summed at scrape time; nothing
 // is logged per query at info level.
 package dns

@@ -31,6 +31,8 @@
 // (never memory-mapped) and owned by the Database; nothing ever closes it,
 // so replacing a database means building a new Locator and letting the old
 // one be collected once no query holds it — no close can race a lookup.
-// Lookups do not lock, and allocate at most one small record per database
-// consulted (none for CIDR hits).
+// Lookups do not lock and do not allocate: opening a Database compiles its
+// tree into a sorted range table (each distinct record decoded once), so
+// a lookup is a binary search; only the IPv4 subtree's aliases in IPv6
+// trees (::/96, 2001::/32, 2002::/16) still walk the tree and decode.
 package geo
