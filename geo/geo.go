@@ -23,6 +23,10 @@ type Location struct {
 	// Source names what located it: "cidr" or "mmdb:<name>", and how:
 	// "city", "country-centroid", "continent-centroid".
 	Source string `json:"source"`
+	// Place is 1 + the index of this location in its Locator's Places
+	// when a compiled database table located it, else 0; callers use it
+	// to look up values they computed once per place (distances).
+	Place uint32 `json:"-"`
 }
 
 // CIDREntry maps a network to a region (by name, with that region's

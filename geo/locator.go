@@ -155,7 +155,9 @@ func (d *Database) Locate(a netip.Addr) (Location, bool) {
 		return Location{}, false
 	}
 	a = a.Unmap().WithZone("")
-	return d.locate(a)
+	loc, ok := d.locate(a)
+	loc.Place = 0 // places are numbered per Locator
+	return loc, ok
 }
 
 func (d *Database) locate(a netip.Addr) (loc Location, ok bool) {
@@ -214,6 +216,8 @@ func (d *Database) locate(a netip.Addr) (loc Location, ok bool) {
 type Locator struct {
 	cidr cidrTable
 	dbs  []*Database
+	// placeBase[i] is added to the Place of dbs[i]'s table locations.
+	placeBase []uint32
 }
 
 // NewLocator builds a Locator. Entries must have valid, masked prefixes.
@@ -231,7 +235,7 @@ func NewLocator(entries []CIDREntry, dbs ...*Database) (*Locator, error) {
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("geo: %w", errors.Join(errs...))
 	}
-	return &Locator{cidr: t, dbs: append([]*Database(nil), dbs...)}, nil
+	return &Locator{cidr: t, dbs: append([]*Database(nil), dbs...), placeBase: placeBases(dbs)}, nil
 }
 
 // Locate returns the location of a, and false when no source knows it.
@@ -244,8 +248,11 @@ func (l *Locator) Locate(a netip.Addr) (Location, bool) {
 	if loc, ok := l.cidr.lookup(a); ok {
 		return loc, true
 	}
-	for _, db := range l.dbs {
+	for i, db := range l.dbs {
 		if loc, ok := db.locate(a); ok {
+			if loc.Place > 0 {
+				loc.Place += l.placeBase[i]
+			}
 			return loc, true
 		}
 	}

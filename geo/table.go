@@ -29,7 +29,7 @@ type rangeTable struct {
 	v6Meta   []uint32
 	v6Long   [][2]uint64
 	v6LongMt []uint32
-	locs     []Location // distinct locations; Network unset
+	locs     []Location // distinct locations; Network unset, Place = index+1
 }
 
 // maxTableLocations bounds distinct locations to what meta's 24 bits hold.
@@ -63,6 +63,7 @@ func compileTable(d *Database) (*rangeTable, error) {
 					idx = i
 				} else if len(t.locs) < maxTableLocations {
 					idx = int32(len(t.locs))
+					loc.Place = uint32(idx) + 1
 					t.locs = append(t.locs, loc)
 					byValue[loc] = idx
 				} else {
@@ -187,6 +188,39 @@ func (t *rangeTable) locate(a netip.Addr) (loc Location, ok, handled bool) {
 	loc = t.locs[t.v6Meta[i]>>8]
 	loc.Network = netip.PrefixFrom(addr16(t.v6Start[i], 0), bits)
 	return loc, true, true
+}
+
+// placeBases numbers the table locations of dbs one after the other, as
+// Locator.Places lists them.
+func placeBases(dbs []*Database) []uint32 {
+	out := make([]uint32, len(dbs))
+	n := uint32(0)
+	for i, d := range dbs {
+		out[i] = n
+		if d != nil && d.table != nil {
+			n += uint32(len(d.table.locs))
+		}
+	}
+	return out
+}
+
+// Places lists every location the Locator's compiled databases can
+// return, in the order Location.Place numbers them (Place = index+1). It
+// is built on each call, for callers that precompute per place.
+func (l *Locator) Places() []Location {
+	if l == nil {
+		return nil
+	}
+	var out []Location
+	for _, d := range l.dbs {
+		if d.table != nil {
+			out = append(out, d.table.locs...)
+		}
+	}
+	for i := range out {
+		out[i].Place = uint32(i) + 1
+	}
+	return out
 }
 
 // upper is the index of the first element greater than x.

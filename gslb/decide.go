@@ -113,8 +113,7 @@ func (s *Snapshot) decide(g *gname, fam uint8, c Client, loc *geo.Location, loca
 	hasCoords := located && loc.HasCoords
 	if hasCoords && (tr != nil || (g.policy == polNearest && !g.write)) {
 		for _, i := range ord {
-			e := g.eps[i]
-			dist[i] = geo.DistanceKM(loc.Lat, loc.Lon, e.lat, e.lon)
+			dist[i] = s.distanceKM(loc, g, i)
 			if tr != nil {
 				tr.dist[i] = dist[i]
 			}
