@@ -42,11 +42,6 @@ const (
 	flagRD     = 1 << 8
 	flagCD     = 1 << 4
 	opcodeMask = 0xf << 11
-
-	rcodeSuccess  = 0
-	rcodeServFail = 2
-	rcodeNXDomain = 3
-	rcodeRefused  = 5
 )
 
 // wireQuery is a query as the fast path parsed it. The byte slices point
@@ -268,27 +263,15 @@ func (h *handler) fastAnswer(q *wireQuery, src netip.Addr, out []byte, c *shard)
 	}
 	ans, err := a.Answer(gslb.Question{Name: name, Type: q.qtype}, client)
 
-	flags := uint16(flagQR) | q.flags&(flagRD|flagCD)
-	rcode := rcodeSuccess
-	records := true
-	switch {
-	case err == nil:
-		if !ans.Authoritative { // a referral: NS and glue
-			return 0, errDecline
-		}
-		flags |= flagAA
-	case errors.Is(err, gslb.ErrNoSuchName):
-		rcode = rcodeNXDomain
-		flags |= flagAA
-	case errors.Is(err, gslb.ErrNoData):
-		flags |= flagAA
-	case errors.Is(err, gslb.ErrNotAuthoritative), errors.Is(err, gslb.ErrRefused):
-		rcode, records = rcodeRefused, false
-	case errors.Is(err, gslb.ErrNoReadyEndpoint):
-		rcode, records = rcodeServFail, false
-	default:
-		return 0, errDecline // logged by the full path
+	o, known := outcomeOf(err)
+	if !known || (err == nil && !ans.Authoritative) {
+		return 0, errDecline // logged by the full path; referrals: NS and glue
 	}
+	flags := uint16(flagQR) | q.flags&(flagRD|flagCD)
+	if err == nil || o.aa {
+		flags |= flagAA
+	}
+	rcode, records := o.rcode, o.records
 	if records && len(ans.Additional) > 0 {
 		return 0, errDecline
 	}

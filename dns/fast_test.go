@@ -95,7 +95,11 @@ const cityDB = "../cmd/gslbd/devdata/GeoIP2-City-Test.mmdb"
 
 // realSnapshot builds a Snapshot from fastConfig with the City database;
 // every endpoint is ready except dead's.
-func realSnapshot(t testing.TB) *gslb.Snapshot {
+func realSnapshot(t testing.TB) *gslb.Snapshot { return buildSnapshot(t, true) }
+
+// buildSnapshot is realSnapshot; without a view, the Snapshot is a node's
+// at start-up, before its first probe round (GSLB names: SERVFAIL).
+func buildSnapshot(t testing.TB, withView bool) *gslb.Snapshot {
 	t.Helper()
 	cfg, err := config.Parse([]byte(fastConfig), "fast.yaml")
 	if err != nil {
@@ -121,6 +125,9 @@ func realSnapshot(t testing.TB) *gslb.Snapshot {
 				v.Endpoints[e.ID] = gslb.EndpointState{ID: e.ID, State: st, Since: now.Add(-time.Hour)}
 			}
 		}
+	}
+	if !withView {
+		v = gslb.View{}
 	}
 	s, err := gslb.NewSnapshot(gslb.Options{Config: cfg, Locator: loc, View: v, Now: now,
 		Rand: func() float64 { return 0.4 }})
@@ -242,6 +249,20 @@ func TestFastPathMatchesFullPath(t *testing.T) {
 			t.Errorf("%v: fast path answered what it must leave to the full path", m.Question[0])
 		}
 	}
+	t.Run("start-up, no view yet", func(t *testing.T) {
+		h, _ := newTestHandler(loaderOf(buildSnapshot(t, false)), Options{})
+		raw, err := withEDNS(query("app.gslb.test.", mdns.TypeA), 1232, ecsOption("81.2.69.160/27")).Pack()
+		if err != nil {
+			t.Fatal(err)
+		}
+		fast, full := twoPaths(t, h, raw, src)
+		if m, ok := unpackOrErr(full).(*mdns.Msg); !ok || m.Rcode != mdns.RcodeServerFailure {
+			t.Fatalf("full path: %v, want SERVFAIL", unpackOrErr(full))
+		}
+		if !bytes.Equal(fast, full) {
+			t.Errorf("fast and full replies differ\nfast %x\nfull %x", fast, full)
+		}
+	})
 }
 
 func unpackOrErr(b []byte) any {

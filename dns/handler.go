@@ -171,27 +171,20 @@ func (h *handler) respond(req *mdns.Msg, src netip.Addr) *mdns.Msg {
 // fill maps an Answer and its error onto the reply: this is the one place
 // where gslb's sentinel errors become rcodes.
 func (h *handler) fill(resp *mdns.Msg, q mdns.Question, ans gslb.Answer, err error) {
-	switch {
-	case err == nil:
-		resp.Authoritative = ans.Authoritative // false for referrals
-	case errors.Is(err, gslb.ErrNoSuchName):
-		resp.Rcode = mdns.RcodeNameError
-		resp.Authoritative = true
-	case errors.Is(err, gslb.ErrNoData):
-		resp.Authoritative = true
-	case errors.Is(err, gslb.ErrNotAuthoritative), errors.Is(err, gslb.ErrRefused):
-		resp.Rcode = mdns.RcodeRefused
-		return
-	case errors.Is(err, gslb.ErrNoReadyEndpoint), errors.Is(err, gslb.ErrUnavailable):
-		// SERVFAIL makes resolvers ask another of the zone's name servers:
-		// nothing is ready, or this node cannot vouch for the answer now
-		// (no view yet at start-up, or a write name without quorum).
-		resp.Rcode = mdns.RcodeServerFailure
-		return
-	default:
+	o, known := outcomeOf(err)
+	if !known {
 		h.log.Warn("dns answer failed", zap.String("name", q.Name),
 			zap.String("qtype", mdns.Type(q.Qtype).String()), zap.Error(err))
 		resp.Rcode = mdns.RcodeServerFailure
+		return
+	}
+	resp.Rcode = o.rcode
+	if err == nil {
+		resp.Authoritative = ans.Authoritative // false for referrals
+	} else {
+		resp.Authoritative = o.aa
+	}
+	if !o.records {
 		return
 	}
 	var cerr error
@@ -208,6 +201,35 @@ func (h *handler) fill(resp *mdns.Msg, q mdns.Question, ans gslb.Answer, err err
 		resp.Authoritative = false
 		resp.Rcode = mdns.RcodeServerFailure
 	}
+}
+
+// outcome is how an Answer's error shapes the reply.
+type outcome struct {
+	rcode   int
+	aa      bool // for errors; a positive answer says itself
+	records bool // the Answer's records go into the reply
+}
+
+// outcomeOf maps gslb's sentinel errors to rcodes: the one mapping both
+// the full path (fill) and the UDP fast path use. known is false for an
+// unexpected error (the full path logs it and answers SERVFAIL).
+func outcomeOf(err error) (o outcome, known bool) {
+	switch {
+	case err == nil:
+		return outcome{rcode: mdns.RcodeSuccess, records: true}, true
+	case errors.Is(err, gslb.ErrNoSuchName):
+		return outcome{rcode: mdns.RcodeNameError, aa: true, records: true}, true
+	case errors.Is(err, gslb.ErrNoData):
+		return outcome{rcode: mdns.RcodeSuccess, aa: true, records: true}, true
+	case errors.Is(err, gslb.ErrNotAuthoritative), errors.Is(err, gslb.ErrRefused):
+		return outcome{rcode: mdns.RcodeRefused}, true
+	case errors.Is(err, gslb.ErrNoReadyEndpoint), errors.Is(err, gslb.ErrUnavailable):
+		// SERVFAIL makes resolvers ask another of the zone's name servers:
+		// nothing is ready, or this node cannot vouch for the answer now
+		// (no view yet at start-up, or a write name without quorum).
+		return outcome{rcode: mdns.RcodeServerFailure}, true
+	}
+	return outcome{}, false
 }
 
 // write truncates resp to what the transport allows, packs it and writes
