@@ -65,11 +65,11 @@ type wireQuery struct {
 	ecsNet   netip.Prefix // masked
 }
 
-// errDecline is never returned to callers outside this file: it marks a
-// query or answer the fast path leaves to the full path.
+// errDecline marks a query or answer the fast path leaves to the full
+// path.
 var errDecline = errors.New("dns: left to the full path")
 
-// parseQuery reads pkt into q; false means the full path must take it
+// parse reads pkt into q; false means the full path must take it
 // (it is not a plain IN query, or not well-formed: the full path is the
 // one that answers FORMERR and NOTIMP). Responses (QR=1) are the
 // caller's business, before this.

@@ -279,8 +279,10 @@ func (s *Server) Serve(ctx context.Context) error {
 		for _, pc := range s.udp[i] {
 			l, err := s.newUDPListener(pc)
 			if err != nil {
+				err = fmt.Errorf("dns: udp %s: %w", pc.LocalAddr(), err)
+				_ = s.closeLocked() // nothing serves yet: release every socket
 				s.mu.Unlock()
-				return fmt.Errorf("dns: udp %s: %w", pc.LocalAddr(), err)
+				return err
 			}
 			ls = append(ls, l)
 		}
