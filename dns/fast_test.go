@@ -114,7 +114,7 @@ func buildSnapshot(t testing.TB, withView bool) *gslb.Snapshot {
 		t.Fatal(err)
 	}
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	v := gslb.View{Self: "node-a", Synced: true, At: now, Endpoints: map[string]gslb.EndpointState{}}
+	v := gslb.View{Self: "node-a", Synced: true, FirstRound: true, Quorum: true, At: now, Endpoints: map[string]gslb.EndpointState{}}
 	for _, z := range cfg.Zones {
 		for _, n := range z.Names {
 			for _, e := range n.Endpoints {
@@ -249,6 +249,22 @@ func TestFastPathMatchesFullPath(t *testing.T) {
 			t.Errorf("%v: fast path answered what it must leave to the full path", m.Question[0])
 		}
 	}
+	t.Run("GSLB answers are real answers", func(t *testing.T) {
+		// Guards the cases above against a Snapshot that answers every
+		// GSLB name alike (SERVFAIL at start-up, say).
+		raw, err := withEDNS(query("app.gslb.test.", mdns.TypeA), 1232, ecsOption("81.2.69.160/27")).Pack()
+		if err != nil {
+			t.Fatal(err)
+		}
+		fast, _ := twoPaths(t, h, raw, src)
+		m, ok := unpackOrErr(fast).(*mdns.Msg)
+		if !ok || m.Rcode != mdns.RcodeSuccess || len(m.Answer) != 1 || m.Answer[0].(*mdns.A).A.String() != "198.51.100.10" {
+			t.Fatalf("London must get eu-west: %v", unpackOrErr(fast))
+		}
+		if e := replyECS(t, m); e == nil || e.SourceScope == 0 {
+			t.Fatalf("London's answer must carry a scope: %v", e)
+		}
+	})
 	t.Run("start-up, no view yet", func(t *testing.T) {
 		h, _ := newTestHandler(loaderOf(buildSnapshot(t, false)), Options{})
 		raw, err := withEDNS(query("app.gslb.test.", mdns.TypeA), 1232, ecsOption("81.2.69.160/27")).Pack()
@@ -302,12 +318,13 @@ func FuzzFastPath(f *testing.F) {
 // the ECS echo. It must stay at 0 allocs/op.
 func BenchmarkUDPPath(b *testing.B) {
 	for _, bc := range []struct {
-		name string
-		m    *mdns.Msg
+		name  string
+		m     *mdns.Msg
+		rcode int
 	}{
-		{"static", withEDNS(query("www.gslb.test.", mdns.TypeA), 1232)},
-		{"gslb-ecs", withEDNS(query("app.gslb.test.", mdns.TypeA), 1232, ecsOption("81.2.69.160/27"))},
-		{"nxdomain", withEDNS(query("nope.gslb.test.", mdns.TypeA), 1232)},
+		{"static", withEDNS(query("www.gslb.test.", mdns.TypeA), 1232), mdns.RcodeSuccess},
+		{"gslb-ecs", withEDNS(query("app.gslb.test.", mdns.TypeA), 1232, ecsOption("81.2.69.160/27")), mdns.RcodeSuccess},
+		{"nxdomain", withEDNS(query("nope.gslb.test.", mdns.TypeA), 1232), mdns.RcodeNameError},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			snap := realSnapshot(b)
@@ -333,8 +350,9 @@ func BenchmarkUDPPath(b *testing.B) {
 			for b.Loop() {
 				r, _ = w.handle(0)
 			}
-			if m := unpackOrErr(r); m == nil || r == nil {
-				b.Fatalf("no reply: %v", m)
+			m, ok := unpackOrErr(r).(*mdns.Msg)
+			if !ok || m.Rcode != bc.rcode || (bc.rcode == mdns.RcodeSuccess && len(m.Answer) == 0) {
+				b.Fatalf("reply: %v", unpackOrErr(r))
 			}
 		})
 	}
