@@ -190,14 +190,14 @@ for r, srv, test, v, c in rows:
     val.setdefault((srv, test), []).append(float(v))
     cpu.setdefault((srv, test), []).append(float(c))
 med = lambda d, k: statistics.median(d[k]) if k in d else float("nan")
-print(f"{'test':14} {'gslbd':>10} {'gdnsd':>10} {'ratio':>7}   {'cpu us/q gslbd':>15} {'gdnsd':>7} {'ratio':>6}")
+print(f"{'test':18} {'gslbd':>10} {'gdnsd':>10} {'ratio':>7}   {'cpu us/q gslbd':>15} {'gdnsd':>7} {'ratio':>6}")
 for test in ["static", "gslb-ecs", "nxdomain-mix"]:
     g, d = med(val, ("gslbd", test)), med(val, ("gdnsd", test))
     gc, dc = med(cpu, ("gslbd", test)), med(cpu, ("gdnsd", test))
-    print(f"{test + ' qps':14} {g:10.0f} {d:10.0f} {g/d:7.2f}   {gc:15.2f} {dc:7.2f} {gc/dc if dc else float('nan'):6.2f}")
+    print(f"{test + ' qps':18} {g:10.0f} {d:10.0f} {g/d:7.2f}   {gc:15.2f} {dc:7.2f} {gc/dc if dc else float('nan'):6.2f}")
 g, d = med(val, ("gslbd", "gslb-ecs")), med(val, ("gdnsd", "static"))
-print(f"{'gslb-ecs vs gdnsd static':30} ratio {g/d:.2f}")
+print(f"{'gslb-ecs vs gdnsd static':34} ratio {g/d:.2f}")
 for test, unit in [("p99-static", "us"), ("p99-gslb-ecs", "us"), ("rss-kb", "kB")]:
     g, d = med(val, ("gslbd", test)), med(val, ("gdnsd", test))
-    print(f"{test + ' ' + unit:14} {g:10.0f} {d:10.0f} {g/d:7.2f}")
+    print(f"{test + ' ' + unit:18} {g:10.0f} {d:10.0f} {g/d:7.2f}")
 PY
