@@ -26,6 +26,7 @@ regions:
   - {name: ap-southeast, latitude: 1.35, longitude: 103.8, continent: AS}
 zones:
   - apex: gslb.test.
+    whoami: true
     nameservers:
       - {name: ns1, addresses: ["127.0.0.1"]}
     soa: {rname: hostmaster, serial: 7}
