@@ -184,6 +184,10 @@ type Node struct {
 	members     map[string]memberRec
 	synced      bool
 	ml          *memberlist.Memberlist
+	// addr is memberlist's address, read once when gossip starts:
+	// memberlist rewrites its local node (UpdateNode on leave) under its
+	// own lock, so reading it later through LocalNode would race.
+	addr string
 }
 
 // New validates o and returns a Node that does nothing until Run. With
@@ -302,7 +306,7 @@ func (n *Node) Run(ctx context.Context) error {
 	// holding memberlist's node lock.
 	addr := ml.LocalNode().Address()
 	n.mu.Lock()
-	n.ml = ml
+	n.ml, n.addr = ml, addr
 	seeds := n.otherSeeds(addr)
 	n.mu.Unlock()
 	n.log.Info("cluster: gossip started", zap.String("node", n.name),
@@ -1157,7 +1161,7 @@ func (n *Node) Status() Status {
 		Expect:  expect,
 		Members: members,
 	}
-	ml := n.ml
+	addr := n.addr
 	n.mu.Unlock()
 	for _, m := range members {
 		if m.Alive {
@@ -1169,9 +1173,7 @@ func (n *Node) Status() Status {
 	if v != nil {
 		st.Isolated = v.Isolated
 	}
-	if ml != nil {
-		st.Addr = ml.LocalNode().Address()
-	}
+	st.Addr = addr
 	st.MessagesSent = n.sent.Load()
 	st.MessagesReceived = n.received.Load()
 	st.MessagesDropped = n.dropped.Load()
@@ -1182,10 +1184,6 @@ func (n *Node) Status() Status {
 // port 0); "" when solo or before Run has started gossip.
 func (n *Node) LocalAddr() string {
 	n.mu.Lock()
-	ml := n.ml
-	n.mu.Unlock()
-	if ml == nil {
-		return ""
-	}
-	return ml.LocalNode().Address()
+	defer n.mu.Unlock()
+	return n.addr
 }

@@ -202,7 +202,7 @@ func (n *node) restart() *node {
 // starts it again with the same arguments.
 func (n *node) crash() *node {
 	n.t.Helper()
-	if n.cmd.ProcessState == nil {
+	if !n.exited() {
 		_ = n.cmd.Process.Kill()
 		err := <-n.done
 		n.done <- err
@@ -210,9 +210,22 @@ func (n *node) crash() *node {
 	return startNodeOpts(n.t, n.opts, n.args...)
 }
 
+// exited reports whether the process has been waited for. It reads the
+// done channel rather than cmd.ProcessState, which the waiting goroutine
+// writes.
+func (n *node) exited() bool {
+	select {
+	case err := <-n.done:
+		n.done <- err
+		return true
+	default:
+		return false
+	}
+}
+
 // stop sends SIGTERM and waits (bounded) for the process to exit.
 func (n *node) stop() {
-	if n.cmd.ProcessState != nil {
+	if n.exited() {
 		return
 	}
 	_ = n.cmd.Process.Signal(syscall.SIGTERM)
