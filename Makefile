@@ -10,7 +10,7 @@ BENCH_APT_PKGS := gdnsd dnsperf
 STATICCHECK := $(shell $(GO) env GOPATH)/bin/staticcheck
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all build test deps bench-deps lint vet fmt race run bench compare fuzz docker
+.PHONY: all build test clone-test deps bench-deps lint vet fmt race run bench compare fuzz docker
 
 all: build
 
@@ -52,6 +52,15 @@ lint: deps fmt vet
 ## test: what CI runs — install, lint, then every test with the race detector.
 test: lint
 	$(GO) test -race -timeout 25m ./...
+
+## clone-test: the committed tree must test green with nothing beside it:
+## clone HEAD into a fresh temporary directory and run every test there
+## (without -race, which `test` already covers).
+clone-test:
+	@dir=$$(mktemp -d); trap 'rm -rf "$$dir"' EXIT; \
+	git clone -q --no-local "$$(git rev-parse --show-toplevel)" "$$dir/gslbd" && \
+	cd "$$dir/gslbd" && echo "testing a plain clone in $$dir/gslbd" && \
+	$(GO) test -timeout 25m ./...
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./gslb/ ./dns/ ./geo/

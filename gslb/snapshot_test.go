@@ -3,7 +3,6 @@ package gslb
 import (
 	"errors"
 	"net/netip"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -189,19 +188,18 @@ func BenchmarkAnswer(b *testing.B) {
 }
 
 // BenchmarkAnswerNearest answers a nearest GSLB name, locating the client
-// in the MaxMind test City database when it is there, else in a CIDR map.
+// in the MaxMind test City database (geo/testdata).
 func BenchmarkAnswerNearest(b *testing.B) {
 	cfg := testConfig()
-	loc := testLocator(b)
-	c := london
-	if db, err := geo.LoadDatabase("../../shared/testdata/geoip/GeoIP2-City-Test.mmdb"); err == nil {
-		if loc, err = geo.NewLocator(nil, db); err != nil {
-			b.Fatal(err)
-		}
-		c = Client{Addr: netip.MustParseAddr("81.2.69.160"), SourcePrefix: 27, ECS: true}
-	} else if !os.IsNotExist(err) {
-		b.Logf("test City database not usable (%v): using the CIDR map", err)
+	db, err := geo.LoadDatabase("../geo/testdata/GeoIP2-City-Test.mmdb")
+	if err != nil {
+		b.Fatal(err)
 	}
+	loc, err := geo.NewLocator(nil, db)
+	if err != nil {
+		b.Fatal(err)
+	}
+	c := Client{Addr: netip.MustParseAddr("81.2.69.160"), SourcePrefix: 27, ECS: true}
 	s, err := NewSnapshot(Options{Config: cfg, Locator: loc, View: viewOf(cfg, nil), Now: t0})
 	if err != nil {
 		b.Fatal(err)
