@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -137,6 +135,7 @@ func (h *harness) start(name string, expect int, opts ...nodeOpt) *tnode {
 	}
 	reg := prometheus.NewRegistry()
 	o.Registerer = reg
+	o.Config = resolved(o.Config)
 	n, err := New(o)
 	if err != nil {
 		h.t.Fatal(err)
@@ -436,7 +435,7 @@ func TestKeyRotation(t *testing.T) {
 			c := n.cfg
 			n.mu.Unlock()
 			c.Keys = step
-			if err := n.Reload(c, testEndpoints); err != nil {
+			if err := n.Reload(resolved(c), testEndpoints); err != nil {
 				t.Fatalf("%s reload %d keys: %v", name, len(step), err)
 			}
 		}
@@ -460,19 +459,24 @@ func TestKeyRotation(t *testing.T) {
 	c.Seeds = []string{"127.0.0.1:1"}
 	c.Quorum = "any"
 	var re *RestartError
-	if err := h.nodes["n1"].Reload(c, testEndpoints); !errors.As(err, &re) || !slices.Equal(re.Fields, []string{"cluster.seeds"}) {
+	if err := h.nodes["n1"].Reload(resolved(c), testEndpoints); !errors.As(err, &re) || !slices.Equal(re.Fields, []string{"cluster.seeds"}) {
 		t.Fatalf("reload with new seeds: %v", err)
 	}
 	if q := h.nodes["n1"].quorum; q.Kind != gslb.QuorumAny {
 		t.Fatalf("quorum not applied: %+v", q)
 	}
-	// A bad key changes nothing.
-	c = cfg(k2, "not base64!")
-	if err := h.nodes["n1"].Reload(c, testEndpoints); err == nil || errors.As(err, &re) {
-		t.Fatalf("bad key accepted: %v", err)
+	// A prepared reload changes nothing until it is committed.
+	c = cfg(k1)
+	commit, err := h.nodes["n1"].PrepareReload(resolved(c), testEndpoints)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if len(kr.GetKeys()) != 1 {
-		t.Fatal("bad reload touched the keyring")
+	if len(kr.GetKeys()) != 1 || base64.StdEncoding.EncodeToString(kr.GetPrimaryKey()) != k2 {
+		t.Fatal("PrepareReload touched the keyring")
+	}
+	commit()
+	if base64.StdEncoding.EncodeToString(kr.GetPrimaryKey()) != k1 {
+		t.Fatal("commit did not rotate the keyring")
 	}
 }
 
@@ -631,7 +635,7 @@ func TestPartitionKeepsLastAgreedState(t *testing.T) {
 	// Once the isolation hold has run out, its own observations count.
 	c := cutNode.cfg
 	c.IsolationHold = config.Duration(time.Nanosecond)
-	if err := cutNode.Reload(c, testEndpoints); err != nil {
+	if err := cutNode.Reload(resolved(c), testEndpoints); err != nil {
 		t.Fatal(err)
 	}
 	h.waitState([]string{"n3"}, epWeb, gslb.Down)
@@ -701,34 +705,20 @@ func TestSolo(t *testing.T) {
 	}
 }
 
+// TestNewRejects covers what New itself refuses; everything about the
+// cluster section (keys, quorum, addresses) is validated by config.Prepare
+// and has its tests there.
 func TestNewRejects(t *testing.T) {
-	dir := t.TempDir()
-	keyFile := filepath.Join(dir, "keys")
-	if err := os.WriteFile(keyFile, []byte("# rotation\n"+testKey(2)+"\n\n"+testKey(1)+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	badFile := filepath.Join(dir, "bad")
-	if err := os.WriteFile(badFile, []byte("c2hvcnQ=\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	for name, o := range map[string]Options{
-		"no name":            {Config: config.Cluster{}},
-		"seeds without key":  {Node: "a", Config: config.Cluster{Bind: "127.0.0.1:0", Seeds: []string{"127.0.0.1:7946"}}},
-		"expect without key": {Node: "a", Config: config.Cluster{Bind: "127.0.0.1:0", Expect: 3}},
-		"seeds without bind": {Node: "a", Config: config.Cluster{Seeds: []string{"127.0.0.1:7946"}, Keys: []string{testKey(1)}}},
-		"bad bind":           {Node: "a", Config: config.Cluster{Bind: "127.0.0.1"}},
-		"bad key":            {Node: "a", Config: config.Cluster{Bind: "127.0.0.1:0", Keys: []string{"!!"}}},
-		"short key":          {Node: "a", Config: config.Cluster{Bind: "127.0.0.1:0", Keys: []string{"c2hvcnQ="}}},
-		"short key in file":  {Node: "a", Config: config.Cluster{Bind: "127.0.0.1:0", KeyFile: badFile}},
-		"missing key file":   {Node: "a", Config: config.Cluster{Bind: "127.0.0.1:0", KeyFile: filepath.Join(dir, "nope")}},
-		"bad quorum":         {Node: "a", Config: config.Cluster{Quorum: "most"}},
+		"no name":   {Config: resolved(config.Cluster{})},
+		"long name": {Node: strings.Repeat("n", maxNodeLen+1), Config: resolved(config.Cluster{})},
 	} {
 		if _, err := New(o); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
 	}
-	// Keys from the file are appended, duplicates dropped.
-	n, err := New(Options{Node: "a", Config: config.Cluster{Bind: "127.0.0.1:0", Keys: []string{testKey(1)}, KeyFile: keyFile, Seeds: []string{"127.0.0.1:1"}}})
+	// The decoded keys make the keyring, the first one primary.
+	n, err := New(Options{Node: "a", Config: resolved(config.Cluster{Bind: "127.0.0.1:0", Keys: []string{testKey(1), testKey(2)}, Seeds: []string{"127.0.0.1:1"}})})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -200,32 +200,11 @@ func New(o Options) (*Node, error) {
 	if len(o.Node) > maxNodeLen {
 		return nil, fmt.Errorf("cluster: node name longer than %d bytes", maxNodeLen)
 	}
+	// o.Config is resolved and validated by config.Prepare: the quorum
+	// rule is parsed and the keys decoded there, not here.
 	cfg := o.Config
-	q, err := gslb.ParseQuorum(cfg.Quorum)
-	if err != nil {
-		return nil, fmt.Errorf("cluster: cluster.quorum: %w", err)
-	}
-	keys, err := loadKeys(cfg)
-	if err != nil {
-		return nil, err
-	}
+	keys := cfg.Secrets
 	solo := cfg.Bind == ""
-	if solo && len(cfg.Seeds) > 0 {
-		return nil, errors.New("cluster: cluster.seeds set without cluster.bind")
-	}
-	if !solo {
-		if _, _, err := splitHostPort(cfg.Bind); err != nil {
-			return nil, fmt.Errorf("cluster: cluster.bind: %w", err)
-		}
-		if cfg.Advertise != "" {
-			if _, _, err := splitHostPort(cfg.Advertise); err != nil {
-				return nil, fmt.Errorf("cluster: cluster.advertise: %w", err)
-			}
-		}
-		if len(keys) == 0 && (len(cfg.Seeds) > 0 || cfg.Expect > 1) {
-			return nil, errors.New("cluster: cluster.keys (or key_file) required when more than one node is configured")
-		}
-	}
 	met, err := newMetrics(o.Registerer)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: metrics: %w", err)
@@ -242,7 +221,7 @@ func New(o Options) (*Node, error) {
 		solo:      solo,
 		wake:      make(chan struct{}, 1),
 		cfg:       cfg,
-		quorum:    q,
+		quorum:    quorumOf(cfg.Rule),
 		obs:       map[string]map[string]gslb.Observation{o.Node: {}},
 		drains:    newDrainTable(),
 		writes:    newWriteTable(),
@@ -1068,59 +1047,6 @@ func (n *Node) setEndpointsLocked(eps []string) {
 			}
 		}
 	}
-}
-
-// Reload applies a new cluster config and endpoint list: quorum, expect,
-// stale_after, isolation_hold, refresh and the keyring take effect at
-// once (keys added are installed, a new first key becomes primary, keys
-// no longer listed are removed). Bind, advertise and seeds are only read
-// at start: a change to them is applied to nothing and reported as a
-// *RestartError after the rest was applied. An invalid config changes
-// nothing.
-func (n *Node) Reload(cfg config.Cluster, endpoints []string) error {
-	q, err := gslb.ParseQuorum(cfg.Quorum)
-	if err != nil {
-		return fmt.Errorf("cluster: cluster.quorum: %w", err)
-	}
-	keys, err := loadKeys(cfg)
-	if err != nil {
-		return err
-	}
-	n.mu.Lock()
-	old := n.cfg
-	n.mu.Unlock()
-	var restart []string
-	if cfg.Bind != old.Bind {
-		restart = append(restart, "cluster.bind")
-	}
-	if cfg.Advertise != old.Advertise {
-		restart = append(restart, "cluster.advertise")
-	}
-	if !slices.Equal(cfg.Seeds, old.Seeds) {
-		restart = append(restart, "cluster.seeds")
-	}
-	if !n.solo {
-		if (n.keyring == nil) != (len(keys) == 0) {
-			restart = append(restart, "cluster.keys")
-		} else if n.keyring != nil {
-			if err := rotateKeys(n.keyring, keys); err != nil {
-				return err
-			}
-		}
-	}
-	n.mu.Lock()
-	// Start-only fields keep their running values.
-	cfg.Bind, cfg.Advertise, cfg.Seeds = old.Bind, old.Advertise, old.Seeds
-	n.cfg = cfg
-	n.quorum = q
-	n.setEndpointsLocked(endpoints)
-	n.mu.Unlock()
-	n.guard.set(cfg, len(endpoints))
-	n.poke()
-	if len(restart) > 0 {
-		return &RestartError{Fields: restart}
-	}
-	return nil
 }
 
 // rotateKeys makes kr hold exactly keys with keys[0] primary, in the order

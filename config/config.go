@@ -1,13 +1,16 @@
 package config
 
 import (
+	"net/netip"
 	"time"
 )
 
 // Config is one gslbd node's whole configuration. It is decoded strictly
-// (unknown keys are errors) and validated as a whole by Parse/Load; a Config
-// returned without error is complete: defaults are filled in and every name
-// is a lower-case FQDN with a trailing dot.
+// (unknown keys are errors) and validated as a whole by Prepare (or Load);
+// a Config returned without error is the resolved model: defaults are
+// filled in, every name is a lower-case FQDN with a trailing dot, derived
+// values (fields tagged yaml:"-") are set and every file it names has
+// been read into it. Consumers use it as is and never re-default.
 type Config struct {
 	// Node names this gslbd instance; it is the memberlist node name and the
 	// answer to CHAOS TXT id.server/hostname.bind. Default: the host name.
@@ -45,6 +48,10 @@ type Config struct {
 	Hash string `yaml:"-"`
 	// Source is the file name the config came from; set by Parse.
 	Source string `yaml:"-"`
+	// Fingerprint is the SHA-256 (hex) of the source bytes and of every
+	// file the config names, as read by Prepare: equal fingerprints mean
+	// a reload would change nothing.
+	Fingerprint string `yaml:"-"`
 }
 
 // Listen holds listen addresses. Default DNS ["127.0.0.1:5353"], HTTP
@@ -287,6 +294,8 @@ type Probe struct {
 	TLSSkipVerify bool `yaml:"tls_skip_verify"`
 	// CAFile is a PEM bundle to verify the server with.
 	CAFile string `yaml:"ca_file"`
+	// CAPEM is CAFile's content, read and checked by Prepare.
+	CAPEM []byte `yaml:"-"`
 	// Interval between probes. Default health.interval (5s).
 	Interval Duration `yaml:"interval"`
 	// Timeout of one probe; must be < interval. Default health.timeout
@@ -335,6 +344,8 @@ type Readiness struct {
 	// TLSSkipVerify and CAFile as for Probe.
 	TLSSkipVerify bool   `yaml:"tls_skip_verify"`
 	CAFile        string `yaml:"ca_file"`
+	// CAPEM is CAFile's content, read and checked by Prepare.
+	CAPEM []byte `yaml:"-"`
 }
 
 // HealthDefaults fill unset probe fields.
@@ -353,10 +364,20 @@ type HealthDefaults struct {
 // GeoIP says how clients are located.
 type GeoIP struct {
 	// Databases are MaxMind/GeoLite2 City or Country mmdb files, consulted
-	// in order after the CIDR map. Parse does not open them (geo does).
+	// in order after the CIDR map.
 	Databases []string `yaml:"databases"`
 	// CIDRMap entries; the longest matching prefix wins over any database.
 	CIDRMap []CIDREntry `yaml:"cidr_map"`
+
+	// Files holds every database's bytes, in Databases order, read and
+	// verified by Prepare (Parse leaves it empty).
+	Files []DatabaseFile `yaml:"-"`
+}
+
+// DatabaseFile is one GeoIP database read into memory.
+type DatabaseFile struct {
+	Path string
+	Data []byte
 }
 
 // CIDREntry maps a network to a region or to a place: it needs Region or
@@ -371,6 +392,9 @@ type CIDREntry struct {
 	Longitude *float64 `yaml:"longitude"`
 	Country   string   `yaml:"country"`
 	Continent string   `yaml:"continent"`
+
+	// Prefix is Network parsed (masked, in canonical form).
+	Prefix netip.Prefix `yaml:"-"`
 }
 
 // Cluster configures gossip. With no Seeds and no Bind the node is solo.
@@ -402,8 +426,9 @@ type Cluster struct {
 	// IsolationHold bounds how long an isolated node keeps the last agreed
 	// state. Default 5m.
 	IsolationHold Duration `yaml:"isolation_hold"`
-	// Refresh is how often a node re-broadcasts its observations. Default
-	// the largest probe interval.
+	// Refresh is how often a node re-broadcasts its observations, and how
+	// often an endpoint without probes is re-observed. Default the largest
+	// probe interval.
 	Refresh Duration `yaml:"refresh"`
 	// WriteGrace is how long a node that lost its quorum keeps answering
 	// write names from the record in force before it answers SERVFAIL for
@@ -417,13 +442,31 @@ type Cluster struct {
 	// and streams from elsewhere are dropped before decryption. Default:
 	// any source.
 	Allow []string `yaml:"allow"`
+
+	// Rule is Quorum parsed.
+	Rule QuorumRule `yaml:"-"`
+	// Secrets are the decoded gossip keys (Keys, then key_file's), primary
+	// first, without repeats. Parse decodes Keys; Prepare adds key_file's.
+	Secrets [][]byte `yaml:"-"`
 }
 
-// Admin holds the admin token (or a file holding it), not both. The
-// dashboard reads TokenFile; without a token, admin actions are refused.
+// QuorumRule is a parsed cluster.quorum.
+type QuorumRule struct {
+	// Kind is "majority", "any", "all" or "fraction".
+	Kind string
+	// Fraction is in (0,1], set only for Kind "fraction".
+	Fraction float64
+}
+
+// Admin holds the admin token (or a file holding it), not both; without
+// a token, admin actions are refused. A token is at least 16 bytes.
 type Admin struct {
 	Token     string `yaml:"token"`
 	TokenFile string `yaml:"token_file"`
+
+	// Secret is the token in effect: Token, or TokenFile's content (read
+	// by Prepare), with surrounding space trimmed.
+	Secret string `yaml:"-"`
 }
 
 // Duration is a time.Duration written as "1s", "500ms" or a bare number of

@@ -19,9 +19,11 @@ import (
 // cannot exhaust the stack.
 const maxDepth = 64
 
-// maxNodes bounds the values decoded from one file, so aliases that expand
-// exponentially ("billion laughs") fail fast instead of eating the node.
-const maxNodes = 100000
+// maxAliasValues bounds the values decoded through aliases and merge keys,
+// so aliases that expand exponentially ("billion laughs") fail fast
+// instead of eating the node. Plain values are bounded by the file size
+// alone: a large zone is not an attack.
+const maxAliasValues = 100000
 
 // problems collects every Problem of one parse, with the line of every
 // field path seen in the source so later checks can point at lines too.
@@ -33,6 +35,9 @@ type problems struct {
 	// bad marks paths whose value could not be decoded, so later checks do
 	// not pile follow-on complaints onto the same field.
 	bad map[string]bool
+	// fatal is set when a limit stopped decoding: what was decoded is
+	// partial, so validating it would only add follow-on noise.
+	fatal bool
 }
 
 func newProblems() *problems {
@@ -123,6 +128,7 @@ func parseYAML(data []byte, c *Config, p *problems) {
 			}
 		}
 		p.addAt("", line, "YAML syntax error: %s", msg)
+		p.fatal = true
 		return
 	}
 	var bodies []ast.Node
@@ -153,8 +159,13 @@ type decoder struct {
 	p       *problems
 	anchors map[string]ast.Node
 	depth   int
-	nodes   int
-	fields  map[reflect.Type]structFields
+	// expanding is above zero while decoding a value reached through an
+	// alias or a merge key; only those values count against nodes.
+	expanding int
+	nodes     int
+	// viaAlias is set by resolve when it followed an alias.
+	viaAlias bool
+	fields   map[reflect.Type]structFields
 }
 
 type structFields struct {
@@ -191,6 +202,7 @@ func (d *decoder) resolve(n ast.Node, path string) ast.Node {
 				d.p.decodeFail(path, nodeLine(t), "unknown alias *%s", name)
 				return nil
 			}
+			d.viaAlias = true
 			n = target
 		case *ast.TagNode:
 			n = t.Value
@@ -209,15 +221,21 @@ var durationType = reflect.TypeFor[Duration]()
 func (d *decoder) decode(n ast.Node, v reflect.Value, path string) {
 	d.depth++
 	defer func() { d.depth-- }()
-	if !d.spend(n, path) {
+	if d.p.fatal {
 		return
 	}
 	if d.depth > maxDepth {
 		d.p.decodeFail(path, nodeLine(n), "nesting too deep")
 		return
 	}
+	line := nodeLine(n)
+	d.viaAlias = false
 	n = d.resolve(n, path)
-	if n == nil {
+	if d.viaAlias {
+		d.expanding++
+		defer func() { d.expanding-- }()
+	}
+	if !d.spend(line, path) || n == nil {
 		return
 	}
 	if _, ok := d.p.lines[path]; !ok && path != "" {
@@ -345,17 +363,25 @@ func (d *decoder) structure(n ast.Node, v reflect.Value, path string) {
 	}
 }
 
-// spend counts one decoded value and reports false once the budget is gone.
-func (d *decoder) spend(n ast.Node, path string) bool {
-	d.nodes++
-	if d.nodes == maxNodes+1 {
-		d.p.decodeFail(path, nodeLine(n), "more than %d values (after expanding aliases); refusing to decode", maxNodes)
+// spend counts one value decoded through an alias or merge key and
+// reports false once the budget is gone; the first overrun is the one
+// problem reported and stops the whole decode.
+func (d *decoder) spend(line int, path string) bool {
+	if d.expanding == 0 {
+		return true
 	}
-	return d.nodes <= maxNodes
+	d.nodes++
+	if d.nodes == maxAliasValues+1 {
+		d.p.decodeFail(path, line, "aliases expand to more than %d values; refusing to decode (nested aliases multiply)", maxAliasValues)
+		d.p.fatal = true
+	}
+	return d.nodes <= maxAliasValues
 }
 
 func (d *decoder) merge(n ast.Node, v reflect.Value, path string) {
-	if !d.spend(n, path) {
+	d.expanding++
+	defer func() { d.expanding-- }()
+	if !d.spend(nodeLine(n), path) {
 		return
 	}
 	n = d.resolve(n, path)

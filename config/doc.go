@@ -1,15 +1,27 @@
-// Package config owns gslbd's YAML schema: strict decoding, defaults, name
-// normalisation and validation with field paths and line numbers.
+// Package config owns gslbd's YAML schema and is the one source of
+// defaults, derived values and validation: strict decoding, defaults,
+// name normalisation, validation with field paths and line numbers, and
+// the files a config names.
 //
-// Parse (and Load) is the only way in. It decodes with goccy/go-yaml's
-// parser and walks the AST itself, so that every problem in a file is
-// reported at once — unknown and duplicate keys, wrong kinds, bad values
-// and cross-references — each as a Problem with a path such as
+// Prepare (and Load, which reads the file first) is the one way in for
+// the daemon: `gslbd check`, start and every reload run it, so a file
+// check accepts is a file start and reload accept. It bounds the input
+// before parsing (file size, nesting depth, alias expansion), decodes
+// with goccy/go-yaml's parser and walks the AST itself, so that every
+// problem in a file is reported at once — unknown and duplicate keys,
+// wrong kinds, bad values, cross-references and unreadable files — each
+// as a Problem with a path such as
 // "zones[0].names[1].endpoints[0].addresses[2]" and its source line. A
-// Config returned without error is complete: defaults are filled, every
-// DNS name is a lower-case FQDN with a trailing dot, IP addresses are in
-// canonical form, static record values are parsed into Record.Parsed and
-// every endpoint has its ID.
+// Config returned without error is the resolved model: defaults are
+// filled, every DNS name is a lower-case FQDN with a trailing dot, IP
+// addresses are canonical, static record values are parsed into
+// Record.Parsed, every endpoint has its ID, CIDR map networks are parsed
+// (CIDREntry.Prefix), the quorum rule is parsed (Cluster.Rule), gossip
+// keys are decoded (Cluster.Secrets), the admin token is resolved
+// (Admin.Secret), and the key, token, CA and GeoIP files are read and
+// checked into it (CAPEM, GeoIP.Files, verified with maxminddb). No
+// other package re-defaults, re-parses or re-validates. Parse does the
+// same without reading any file, for tests and tools.
 //
 // Name rules (as in zone files): record names, GSLB names, nameservers,
 // SOA names and targets (CNAME, NS, MX, SRV values and endpoint targets)
@@ -19,10 +31,9 @@
 // written 0 would be a mistake (rise, fall) the key's presence is checked.
 // An unset probe timeout takes the health default but at most half the
 // interval. A failover (or write) name without order uses the regions of
-// its endpoints in endpoint order. Files named in the config are not
-// opened, except cluster.key_file (whose keys are appended to
-// cluster.keys): GeoIP databases, CA files and the admin token file are
-// opened, and a missing one reported, by the parts that use them.
+// its endpoints in endpoint order. cluster.refresh (default the largest
+// probe interval) is also how often an endpoint without probes is
+// re-observed, and stays below stale_after.
 //
 // config imports no other gslbd package (and not miekg/dns: the dns
 // package turns RData into wire records). It has no goroutines and no

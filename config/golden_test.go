@@ -23,7 +23,7 @@ func TestExampleConfigs(t *testing.T) {
 	}
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
-			c, err := Load(f)
+			c, err := loadExample(t, f)
 			if err != nil {
 				t.Fatalf("%v", err)
 			}
@@ -35,6 +35,26 @@ func TestExampleConfigs(t *testing.T) {
 			}
 		})
 	}
+}
+
+// loadExample runs Prepare on an example config with the system paths it
+// names (admin token, GeoIP database) pointed at test files, since a
+// test machine has no /etc/gslbd.
+func loadExample(t *testing.T, path string) (*Config, error) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := filepath.Join(t.TempDir(), "admin.token")
+	if err := os.WriteFile(token, []byte("an-example-admin-token-of-32-byt\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	src := strings.NewReplacer(
+		"/etc/gslbd/admin.token", token,
+		"/var/lib/gslbd/GeoLite2-City.mmdb", "../geo/testdata/GeoLite2-City-Test.mmdb",
+	).Replace(string(data))
+	return Prepare([]byte(src), path)
 }
 
 // TestBadConfigs loads each testdata/bad/NAME.yaml and checks that its
@@ -156,7 +176,7 @@ func TestSystemdUnit(t *testing.T) {
 		t.Errorf("RestrictAddressFamilies=%s, want AF_INET6 and AF_NETLINK (interface lookup for memberlist)", v)
 	}
 	// The production example keeps its drain file where the unit lets it write.
-	c, err := Load("../configs/production.yaml")
+	c, err := loadExample(t, "../configs/production.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

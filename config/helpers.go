@@ -1,10 +1,5 @@
 package config
 
-import (
-	"encoding/base64"
-	"strconv"
-)
-
 // AllEndpoints returns a pointer to every endpoint of every GSLB name, in
 // config order (zones, then names, then endpoints). The pointers alias c:
 // a Config handed to a Snapshot is shared and must not be modified.
@@ -60,34 +55,4 @@ func readinessInterval(r *Readiness) Duration {
 		return 0
 	}
 	return r.Interval
-}
-
-// QuorumSpec splits the validated Quorum: kind is "majority", "any", "all"
-// or "fraction"; fraction is set (in (0,1]) only for "fraction".
-func (c Cluster) QuorumSpec() (kind string, fraction float64) {
-	switch c.Quorum {
-	case "", "majority":
-		return "majority", 0
-	case "any", "all":
-		return c.Quorum, 0
-	}
-	f, err := strconv.ParseFloat(c.Quorum, 64)
-	if err != nil {
-		return "majority", 0 // unreachable for a validated config
-	}
-	return "fraction", f
-}
-
-// KeyBytes decodes Keys (key_file keys are already appended by Parse),
-// primary first. Keys that do not decode are skipped; a validated config
-// has none.
-func (c Cluster) KeyBytes() [][]byte {
-	var out [][]byte
-	for _, k := range c.Keys {
-		b, err := base64.StdEncoding.DecodeString(k)
-		if err == nil {
-			out = append(out, b)
-		}
-	}
-	return out
 }

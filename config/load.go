@@ -1,10 +1,10 @@
 package config
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -76,22 +76,32 @@ func (e *Error) Error() string {
 // maxProblems caps the list so a garbage file gives a readable error.
 const maxProblems = 200
 
-// Parse decodes data strictly, fills defaults and validates everything,
-// returning *Error with every problem when invalid. source names the file
-// in messages.
-//
-// Parse reads cluster.key_file (its keys are appended to cluster.keys) but
-// no other file: GeoIP databases, CA files and the admin token file are
-// opened by the parts that use them, which report a missing file. Apart
-// from key_file and the host name default, Parse is a pure function of
-// its input.
+// Parse decodes data strictly, fills defaults, derives values and
+// validates everything, returning *Error with every problem when invalid.
+// source names the file in messages. Parse reads no file: the files a
+// config names (key, token, CA and GeoIP files) are read by Prepare,
+// which is what check, start and reload run. Parse serves tests and
+// tools that want the model of a config without its files; apart from
+// the host name default it is a pure function of its input.
 func Parse(data []byte, source string) (*Config, error) {
+	return run(data, source, false)
+}
+
+// run is the pipeline behind Parse and Prepare: size and nesting limits,
+// strict decode, defaults and validation, then (withFiles) every named
+// file. All problems are collected into one *Error.
+func run(data []byte, source string, withFiles bool) (*Config, error) {
 	c := &Config{}
 	p := newProblems()
-	parseYAML(data, c, p)
-	syntaxBroken := len(p.list) > 0 && p.list[0].Path == "" && strings.HasPrefix(p.list[0].Msg, "YAML syntax")
-	if !syntaxBroken {
+	data = bytes.TrimPrefix(data, utf8BOM)
+	if precheck(data, p) {
+		parseYAML(data, c, p)
+	}
+	if !p.fatal {
 		check(c, p)
+		if withFiles {
+			resolveFiles(c, p)
+		}
 	}
 	if len(p.list) > maxProblems {
 		n := len(p.list) - maxProblems
@@ -109,15 +119,7 @@ func Parse(data []byte, source string) (*Config, error) {
 	}
 	sum := sha256.Sum256(data)
 	c.Hash = hex.EncodeToString(sum[:])
+	c.Fingerprint = fingerprint(c, data)
 	c.Source = source
 	return c, nil
-}
-
-// Load reads and parses the file at path.
-func Load(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("config: %w", err)
-	}
-	return Parse(data, path)
 }

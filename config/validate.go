@@ -1,11 +1,8 @@
 package config
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/base64"
 	"fmt"
-	"io"
 	"math"
 	"net"
 	"net/netip"
@@ -325,6 +322,7 @@ func (k *checker) geoip() {
 			}
 			nets[pfx] = i
 			e.Network = pfx.String()
+			e.Prefix = pfx
 		}
 		hasCoord := e.Latitude != nil || e.Longitude != nil
 		switch {
@@ -1024,10 +1022,8 @@ func (k *checker) cluster() {
 			k.p.add(fmt.Sprintf("cluster.keys[%d]", i), "%v", err)
 		}
 	}
-	if cl.KeyFile != "" {
-		k.keyFile(cl)
-	}
-	if len(cl.Keys) == 0 && (len(cl.Seeds) > 0 || cl.Expect > 1) {
+	cl.Secrets = decodeKeys(cl.Keys)
+	if len(cl.Keys) == 0 && cl.KeyFile == "" && (len(cl.Seeds) > 0 || cl.Expect > 1) {
 		k.p.add("cluster", "gossip keys (keys or key_file) are required when more than one node is configured")
 	}
 
@@ -1035,12 +1031,15 @@ func (k *checker) cluster() {
 	switch cl.Quorum {
 	case "":
 		cl.Quorum = "majority"
+		cl.Rule = QuorumRule{Kind: "majority"}
 	case "majority", "any", "all":
+		cl.Rule = QuorumRule{Kind: cl.Quorum}
 	default:
 		f, err := strconv.ParseFloat(cl.Quorum, 64)
 		if err != nil || math.IsNaN(f) || f <= 0 || f > 1 {
 			k.p.add("cluster.quorum", "%q is not majority, any, all or a fraction in (0,1]", cl.Quorum)
 		}
+		cl.Rule = QuorumRule{Kind: "fraction", Fraction: f}
 	}
 	largest := k.c.MaxProbeInterval()
 	k.dur("cluster.refresh", &cl.Refresh, largest.D())
@@ -1081,60 +1080,13 @@ func checkKey(key string) error {
 	return nil
 }
 
-// keyFile reads one base64 key per line ('#' comments and blank lines are
-// skipped) and appends the keys to Keys, so cluster sees one list.
-func (k *checker) keyFile(cl *Cluster) {
-	data, err := readSmallFile(cl.KeyFile, 64<<10)
-	if err != nil {
-		k.p.add("cluster.key_file", "cannot read key file: %v", err)
-		return
-	}
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	n, found := 0, 0
-	for sc.Scan() {
-		n++
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		found++
-		if err := checkKey(line); err != nil {
-			k.p.add("cluster.key_file", "%s line %d: %v", cl.KeyFile, n, err)
-			continue
-		}
-		cl.Keys = append(cl.Keys, line)
-	}
-	if err := sc.Err(); err != nil {
-		k.p.add("cluster.key_file", "reading %s: %v", cl.KeyFile, err)
-	} else if found == 0 {
-		k.p.add("cluster.key_file", "%s holds no keys", cl.KeyFile)
-	}
-}
-
 func (k *checker) admin() {
-	a := k.c.Admin
+	a := &k.c.Admin
 	if a.Token != "" && a.TokenFile != "" {
 		k.p.add("admin", "set token or token_file, not both")
 	}
-}
-
-// readSmallFile reads a regular file of at most limit bytes, so a config
-// naming a device or a huge file cannot hang or exhaust a reload.
-func readSmallFile(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
+	if a.Token != "" {
+		a.Secret = strings.TrimSpace(a.Token)
+		checkToken(k.p, "admin.token", a.Secret)
 	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file", path)
-	}
-	if st.Size() > limit {
-		return nil, fmt.Errorf("%s is larger than %d bytes", path, limit)
-	}
-	return io.ReadAll(io.LimitReader(f, limit))
 }

@@ -263,11 +263,7 @@ func compile(cfg *config.Config) (*compiled, error) {
 	}
 	slices.SortStableFunc(c.zones, func(a, b *zone) int { return len(b.apex) - len(a.apex) })
 	for _, e := range cfg.GeoIP.CIDRMap {
-		p, err := netip.ParsePrefix(strings.TrimSpace(e.Network))
-		if err != nil {
-			continue // config validation reports it; geo refuses it
-		}
-		if p = geo.UnmapPrefix(p.Masked()); p.Addr().Is4() {
+		if p := geo.UnmapPrefix(e.Prefix); p.Addr().Is4() {
 			c.cidr4 = append(c.cidr4, p)
 		} else {
 			c.cidr6 = append(c.cidr6, p)
@@ -632,12 +628,6 @@ func (c *compiled) compileName(nc *config.Name, z *zone) (*gname, error) {
 		}
 		e := &gep{id: ec.ID, name: ec.Name, region: ec.Region, cfg: ec, g: g,
 			lat: rg.Latitude, lon: rg.Longitude, weight: 1}
-		if e.name == "" {
-			e.name = ec.Region
-		}
-		if e.id == "" {
-			e.id = e.name + "@" + strings.TrimSuffix(g.fqdn, ".")
-		}
 		if ec.Weight != nil {
 			e.weight = max(*ec.Weight, 0)
 		}

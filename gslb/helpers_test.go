@@ -24,6 +24,11 @@ func ep(gslbName, region string, addrs ...string) config.Endpoint {
 		ID: region + "@" + strings.TrimSuffix(gslbName, ".")}
 }
 
+// cidr is a CIDR map entry as config.Prepare resolves it.
+func cidr(network, region string) config.CIDREntry {
+	return config.CIDREntry{Network: network, Region: region, Prefix: netip.MustParsePrefix(network)}
+}
+
 func rec(name, typ, value string, parsed config.RData) config.Record {
 	return config.Record{Name: name, Type: typ, TTL: sec(300), Value: value, Parsed: parsed}
 }

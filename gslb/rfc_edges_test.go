@@ -18,9 +18,9 @@ import (
 func TestScopeExcludesNestedCIDREntries(t *testing.T) {
 	cfg := testConfig()
 	cfg.GeoIP.CIDRMap = []config.CIDREntry{
-		{Network: "10.0.0.0/8", Region: "us-east"},
-		{Network: "10.1.0.0/16", Region: "eu-west"},
-		{Network: "10.1.2.0/24", Region: "ap-southeast"},
+		cidr("10.0.0.0/8", "us-east"),
+		cidr("10.1.0.0/16", "eu-west"),
+		cidr("10.1.2.0/24", "ap-southeast"),
 	}
 	var entries []geo.CIDREntry
 	for _, e := range cfg.GeoIP.CIDRMap {
@@ -231,8 +231,8 @@ func TestResolverAlgorithmEdges(t *testing.T) {
 func TestWidenScopeIPv6AndMmdbNetworks(t *testing.T) {
 	cfg := testConfig()
 	cfg.GeoIP.CIDRMap = []config.CIDREntry{
-		{Network: "2001:db8:1::/48", Region: "eu-west"},
-		{Network: "::ffff:10.1.0.0/112", Region: "eu-west"}, // stored as 10.1.0.0/16
+		cidr("2001:db8:1::/48", "eu-west"),
+		cidr("::ffff:10.1.0.0/112", "eu-west"), // stored as 10.1.0.0/16
 	}
 	c, err := compile(cfg)
 	if err != nil {

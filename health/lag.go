@@ -65,7 +65,7 @@ func NewLagSource(r *config.Readiness, client *http.Client) (LagSource, error) {
 		if client != nil {
 			return client, nil
 		}
-		return newHTTPClient(r.TLSSkipVerify, r.CAFile, "")
+		return newHTTPClient(r.TLSSkipVerify, r.CAFile, r.CAPEM, "")
 	}
 	switch typ := readinessType(r); typ {
 	case "http_json":

@@ -3,10 +3,11 @@ package health
 import (
 	"context"
 	"errors"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"reflect"
-	"strings"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -37,74 +38,36 @@ type Target struct {
 	Liveness *config.Probe
 	// Readiness is the lag source; nil means ready once alive.
 	Readiness *config.Readiness
+	// Refresh is how often a target without a liveness probe is
+	// re-observed, so its observation never goes stale (config derives
+	// cluster.refresh below cluster.stale_after).
+	Refresh time.Duration
 }
 
 // TargetsFromConfig returns one Target per configured endpoint, in config
-// order, with every unset probe field filled from cfg.Health (or the
-// built-in defaults), so that equal settings compare equal on reload.
+// order. cfg is resolved by config.Prepare: every probe setting has its
+// value and every endpoint its ID, so nothing is defaulted here. The
+// probes are copies, so equal settings compare equal on reload.
 func TargetsFromConfig(cfg *config.Config) []Target {
 	if cfg == nil {
 		return nil
 	}
-	d := cfg.Health
-	iv := orDur(d.Interval, config.Duration(defaultInterval))
-	to := orDur(d.Timeout, config.Duration(defaultTimeout))
 	var out []Target
-	for _, z := range cfg.Zones {
-		for _, n := range z.Names {
-			for _, ep := range n.Endpoints {
-				t := Target{ID: ep.ID}
-				if t.ID == "" {
-					name := ep.Name
-					if name == "" {
-						name = ep.Region
-					}
-					t.ID = name + "@" + strings.TrimSuffix(strings.ToLower(n.Name), ".")
-				}
-				liveIv, liveTo := iv, to
-				if ep.Liveness != nil {
-					p := *ep.Liveness
-					p.ExpectStatus = append([]int(nil), p.ExpectStatus...)
-					p.Interval = orDur(p.Interval, iv)
-					p.Timeout = orDur(p.Timeout, to)
-					p.Rise = orInt(p.Rise, orInt(d.Rise, defaultRise))
-					p.Fall = orInt(p.Fall, orInt(d.Fall, defaultFall))
-					liveIv, liveTo = p.Interval, p.Timeout
-					t.Liveness = &p
-				}
-				if ep.Readiness != nil {
-					r := *ep.Readiness
-					if r.Labels != nil {
-						r.Labels = make(map[string]string, len(ep.Readiness.Labels))
-						for k, v := range ep.Readiness.Labels {
-							r.Labels[k] = v
-						}
-					}
-					r.MaxLag = orDur(r.MaxLag, orDur(d.MaxLag, config.Duration(defaultMaxLag)))
-					r.Hold = orDur(r.Hold, orDur(d.Hold, config.Duration(defaultHold)))
-					r.Interval = orDur(r.Interval, liveIv)
-					r.Timeout = orDur(r.Timeout, liveTo)
-					t.Readiness = &r
-				}
-				out = append(out, t)
-			}
+	for _, ep := range cfg.AllEndpoints() {
+		t := Target{ID: ep.ID, Refresh: cfg.Cluster.Refresh.D()}
+		if ep.Liveness != nil {
+			p := *ep.Liveness
+			p.ExpectStatus = slices.Clone(p.ExpectStatus)
+			t.Liveness = &p
 		}
+		if ep.Readiness != nil {
+			r := *ep.Readiness
+			r.Labels = maps.Clone(r.Labels)
+			t.Readiness = &r
+		}
+		out = append(out, t)
 	}
 	return out
-}
-
-func orDur(v, d config.Duration) config.Duration {
-	if v > 0 {
-		return v
-	}
-	return d
-}
-
-func orInt(v, d int) int {
-	if v > 0 {
-		return v
-	}
-	return d
 }
 
 // Options configure a Manager. Only Emit is needed for it to be useful.
@@ -270,7 +233,7 @@ func (m *Manager) SetTargets(ts []Target) {
 // sameSettings reports whether a and b probe the same way, so a reload
 // can keep a's state machine and prober.
 func sameSettings(a, b Target) bool {
-	return a.ID == b.ID && reflect.DeepEqual(a.Liveness, b.Liveness) && reflect.DeepEqual(a.Readiness, b.Readiness)
+	return a.ID == b.ID && a.Refresh == b.Refresh && reflect.DeepEqual(a.Liveness, b.Liveness) && reflect.DeepEqual(a.Readiness, b.Readiness)
 }
 
 func (m *Manager) newTarget(spec Target) *target {
@@ -292,6 +255,9 @@ func (m *Manager) newTarget(spec Target) *target {
 	} else {
 		t.prober = nopProber{}
 		t.liveInterval = m.refresh
+		if spec.Refresh > 0 {
+			t.liveInterval = spec.Refresh
+		}
 		if spec.Readiness != nil && spec.Readiness.Interval > 0 {
 			t.liveInterval = spec.Readiness.Interval.D()
 		}

@@ -346,30 +346,38 @@ func TestFirstRoundWithoutTargets(t *testing.T) {
 }
 
 func TestTargetsFromConfig(t *testing.T) {
-	cfg := &config.Config{
-		Health: config.HealthDefaults{Interval: config.Duration(3 * time.Second), Rise: 4},
-		Zones: []config.Zone{{Names: []config.Name{{
-			Name: "www.gslb.example.",
-			Endpoints: []config.Endpoint{
-				{ID: "eu@www.gslb.example", Liveness: &config.Probe{URL: "http://127.0.0.1:1/", Fall: 1},
-					Readiness: &config.Readiness{Type: "http_json", URL: "http://127.0.0.1:1/", Field: "lag", Labels: map[string]string{"a": "b"}}},
-				{Region: "us"},
-			},
-		}}}},
+	cfg, err := config.Prepare([]byte(`
+regions: [{name: eu, latitude: 50, longitude: 8}, {name: us, latitude: 40, longitude: -75}]
+health: {interval: 3s, rise: 4}
+zones:
+  - apex: gslb.example
+    nameservers: [{name: ns.example.net.}]
+    names:
+      - name: www
+        endpoints:
+          - region: eu
+            addresses: [192.0.2.1]
+            liveness: {url: "http://127.0.0.1:1/", fall: 1}
+            readiness: {type: prometheus, url: "http://127.0.0.1:1/", metric: lag, labels: {a: b}}
+          - region: us
+            addresses: [192.0.2.2]
+`), "targets.yaml")
+	if err != nil {
+		t.Fatal(err)
 	}
 	ts := TargetsFromConfig(cfg)
 	if len(ts) != 2 || ts[0].ID != "eu@www.gslb.example" || ts[1].ID != "us@www.gslb.example" {
 		t.Fatalf("targets %+v", ts)
 	}
 	p, r := ts[0].Liveness, ts[0].Readiness
-	if p.Interval.D() != 3*time.Second || p.Timeout.D() != defaultTimeout || p.Rise != 4 || p.Fall != 1 {
-		t.Fatalf("liveness defaults %+v", p)
+	if p.Interval.D() != 3*time.Second || p.Rise != 4 || p.Fall != 1 || r.Interval.D() != 3*time.Second {
+		t.Fatalf("liveness %+v readiness %+v: want the config's resolved values", p, r)
 	}
-	if r.Interval.D() != 3*time.Second || r.Timeout.D() != defaultTimeout || r.MaxLag.D() != defaultMaxLag || r.Hold.D() != defaultHold {
-		t.Fatalf("readiness defaults %+v", r)
-	}
-	if ts[1].Liveness != nil || ts[1].Readiness != nil {
-		t.Fatalf("probe-less endpoint got probes: %+v", ts[1])
+	// An endpoint without probes is re-observed at the cluster refresh,
+	// which config keeps below stale_after: it never shows as stale.
+	if ts[1].Liveness != nil || ts[1].Readiness != nil || ts[1].Refresh != cfg.Cluster.Refresh.D() ||
+		ts[1].Refresh >= cfg.Cluster.StaleAfter.D() {
+		t.Fatalf("probe-less endpoint %+v (refresh %s, stale_after %s)", ts[1], cfg.Cluster.Refresh, cfg.Cluster.StaleAfter)
 	}
 	if err := CheckProbe(p); err != nil {
 		t.Fatal(err)

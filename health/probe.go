@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 
@@ -106,7 +105,7 @@ func NewProber(p *config.Probe, client *http.Client) (Prober, error) {
 			method = http.MethodGet
 		}
 		if client == nil {
-			client, err = newHTTPClient(p.TLSSkipVerify, p.CAFile, serverName(p.Host))
+			client, err = newHTTPClient(p.TLSSkipVerify, p.CAFile, p.CAPEM, serverName(p.Host))
 			if err != nil {
 				return nil, err
 			}
@@ -156,13 +155,13 @@ func serverName(host string) string {
 // server can only hold this target's connections, and without keep-alives
 // so no idle connection outlives a probe. Redirects are not followed: the
 // probe judges the status the target itself returned.
-func newHTTPClient(skipVerify bool, caFile, sni string) (*http.Client, error) {
+//
+// caPEM is the ca_file's content, read by config.Prepare; a probe never
+// opens a file, so an unreadable CA is a config error, not a region down.
+func newHTTPClient(skipVerify bool, caFile string, caPEM []byte, sni string) (*http.Client, error) {
 	tc := &tls.Config{InsecureSkipVerify: skipVerify, ServerName: sni} //nolint:gosec // operator's explicit choice
-	if caFile != "" {
-		pem, err := os.ReadFile(caFile)
-		if err != nil {
-			return nil, fmt.Errorf("ca_file: %v", err)
-		}
+	if caFile != "" || len(caPEM) > 0 {
+		pem := caPEM
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
 			return nil, fmt.Errorf("ca_file %s: no PEM certificates", caFile)

@@ -125,7 +125,7 @@ func TestHTTPSProber(t *testing.T) {
 	})
 	t.Run("CA file verifies", func(t *testing.T) {
 		p := httpProbe(srv.URL)
-		p.CAFile = caFile
+		p.CAFile, p.CAPEM = caFile, pemBytes // as config.Prepare reads it
 		checkErr(t, runProbe(t, p), "")
 	})
 	t.Run("skip verify", func(t *testing.T) {
@@ -136,21 +136,19 @@ func TestHTTPSProber(t *testing.T) {
 	t.Run("host header sets the verified name", func(t *testing.T) {
 		// httptest's certificate is for example.com; the URL is an IP.
 		p := httpProbe(srv.URL)
-		p.CAFile = caFile
+		p.CAFile, p.CAPEM = caFile, pemBytes // as config.Prepare reads it
 		p.Host = "example.com"
 		checkErr(t, runProbe(t, p), "")
 		p.Host = "other.example"
 		checkErr(t, runProbe(t, p), "certificate")
 	})
-	t.Run("bad CA files are config errors", func(t *testing.T) {
+	t.Run("bad CA content is refused", func(t *testing.T) {
+		// config.Prepare refuses such a file first; a prober never
+		// trusts nothing silently either.
 		p := httpProbe(srv.URL)
-		p.CAFile = garbage
+		p.CAFile, p.CAPEM = garbage, []byte("not a certificate")
 		if err := CheckProbe(p); err == nil || !strings.Contains(err.Error(), "no PEM certificates") {
 			t.Fatalf("garbage CA: %v", err)
-		}
-		p.CAFile = filepath.Join(dir, "missing.pem")
-		if err := CheckProbe(p); err == nil || !strings.Contains(err.Error(), "ca_file") {
-			t.Fatalf("missing CA: %v", err)
 		}
 	})
 }

@@ -75,9 +75,7 @@ func (a *adminFlags) client() (*adminClient, error) {
 	case os.Getenv(tokenEnv) != "":
 		token = strings.TrimSpace(os.Getenv(tokenEnv))
 	case cfg != nil:
-		if token, err = adminToken(cfg); err != nil {
-			return nil, err
-		}
+		token = cfg.Admin.Secret // config.Load read admin.token_file
 	}
 	return &adminClient{base: strings.TrimSuffix(base, "/"), token: token, http: &http.Client{Timeout: 15 * time.Second}}, nil
 }

@@ -22,7 +22,7 @@ func TestDrainSurvivesRestart(t *testing.T) {
 	state := filepath.Join(dir, "state.json")
 	cfg := fmt.Sprintf(`node: drain-test
 state_file: %s
-admin: {token: s3cret}
+admin: {token: s3cret-drain-test-token}
 regions:
   - {name: r1, latitude: 39.0, longitude: -77.5, continent: NA}
   - {name: r2, latitude: 53.3, longitude: -6.3, continent: EU}
@@ -49,7 +49,7 @@ zones:
 	if code := n.post("/api/v1/endpoints/"+id+"/drain", "wrong", ""); code != 401 {
 		t.Fatalf("drain with a wrong token: %d, want 401", code)
 	}
-	if code := n.post("/api/v1/endpoints/"+id+"/drain", "s3cret", ""); code != 200 {
+	if code := n.post("/api/v1/endpoints/"+id+"/drain", "s3cret-drain-test-token", ""); code != 200 {
 		t.Fatalf("drain: %d", code)
 	}
 	waitFor(t, "r1 out of the answers", 10*time.Second, func() bool { return equalAddrs(n.answersFor("app.gslb.test", ""), "192.0.2.2") })
@@ -68,7 +68,7 @@ zones:
 	if got := n2.endpoint(id).State; got != gslb.Drained {
 		t.Fatalf("after restart %s is %s, want drained", id, got)
 	}
-	if code := n2.post("/api/v1/endpoints/"+id+"/undrain", "s3cret", ""); code != 200 {
+	if code := n2.post("/api/v1/endpoints/"+id+"/undrain", "s3cret-drain-test-token", ""); code != 200 {
 		t.Fatalf("undrain: %d", code)
 	}
 	waitFor(t, "r1 back after undrain", 10*time.Second, func() bool { return equalAddrs(n2.answersFor("app.gslb.test", ""), "192.0.2.1") })

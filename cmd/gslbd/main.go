@@ -102,8 +102,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// runCheck implements "gslbd check -config FILE": the same decode and
-// validation path as start and reload, without serving.
+// runCheck implements "gslbd check -config FILE": the same preparation
+// as start and reload, without serving.
 func runCheck(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("gslbd check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -115,10 +115,10 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "gslbd check: -config FILE is required")
 		return 2
 	}
-	cfg, err := config.Load(*path)
-	if err == nil {
-		_, err = buildLocator(cfg, nil)
-	}
+	// Exactly what start and every reload run: config.Prepare (defaults,
+	// validation, every named file read and checked) and the locator.
+	src := &configSource{path: *path}
+	cfg, _, err := src.load()
 	if err != nil {
 		fmt.Fprintln(stderr, err.Error())
 		return 1

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"strings"
 	"time"
@@ -11,7 +10,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/gslbd/gslbd/cluster"
-	"github.com/gslbd/gslbd/config"
 	"github.com/gslbd/gslbd/gslb"
 	"github.com/gslbd/gslbd/health"
 )
@@ -45,7 +43,7 @@ type publisher struct {
 }
 
 func (p *publisher) run(ctx context.Context) error {
-	p.fingerprint = fingerprint(p.store.Load().Config())
+	p.fingerprint = p.store.Load().Config().Fingerprint
 	// rebuild fires when a Snapshot has a time-driven change pending (an
 	// automatic failback whose hold ends), since no View change may come.
 	rebuild := time.NewTimer(time.Hour)
@@ -177,18 +175,13 @@ func (p *publisher) reload() {
 			zap.Strings("problems", strings.Split(err.Error(), "\n")))
 		return
 	}
-	fp := fingerprint(cfg)
+	fp := cfg.Fingerprint
 	if fp == p.fingerprint {
 		p.m.reload("unchanged")
 		p.log.Info("config reload: files unchanged, nothing to do", zap.String("hash", cfg.Hash))
 		return
 	}
-	token, err := adminToken(cfg)
-	if err != nil {
-		p.m.reload("error")
-		p.log.Error("config reload refused; the old config keeps serving", zap.Error(err))
-		return
-	}
+	token := cfg.Admin.Secret
 	next, err := gslb.NewSnapshot(gslb.Options{Config: cfg, Locator: loc, Previous: cur, View: cur.View(), Now: time.Now()})
 	if err != nil {
 		p.m.reload("error")
@@ -211,22 +204,4 @@ func (p *publisher) reload() {
 		p.log.Warn("settings changed that need a restart; the running values stay", zap.Strings("settings", changed))
 	}
 	p.log.Info("config reloaded", zap.String("hash", cfg.Hash), zap.Duration("took", time.Since(start)))
-}
-
-// fingerprint is the config's hash plus the size and modification time of
-// every file it names (GeoIP databases, key and token files), so a new
-// GeoIP download or a rotated key reloads without a config edit.
-func fingerprint(cfg *config.Config) string {
-	var b strings.Builder
-	b.WriteString(cfg.Hash)
-	files := append([]string{cfg.Cluster.KeyFile, cfg.Admin.TokenFile}, cfg.GeoIP.Databases...)
-	for _, path := range files {
-		if path == "" {
-			continue
-		}
-		if st, err := os.Stat(path); err == nil {
-			fmt.Fprintf(&b, "|%s:%d:%d", path, st.Size(), st.ModTime().UnixNano())
-		}
-	}
-	return b.String()
 }

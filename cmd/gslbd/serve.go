@@ -36,7 +36,7 @@ func serve(ctx context.Context, f flags, hup <-chan os.Signal, log *zap.Logger, 
 	src := &configSource{path: f.configPath, dnsAddrs: f.dnsAddrs, httpAddrs: f.httpAddrs}
 	var devToken string
 	if f.dev {
-		base, err := config.Parse(configs.Dev, "configs/dev.yaml (embedded)")
+		base, err := config.Prepare(configs.Dev, "configs/dev.yaml (embedded)")
 		if err != nil {
 			return fmt.Errorf("embedded dev config: %w", err)
 		}
@@ -57,10 +57,7 @@ func serve(ctx context.Context, f flags, hup <-chan os.Signal, log *zap.Logger, 
 	if err != nil {
 		return err
 	}
-	token, err := adminToken(cfg)
-	if err != nil {
-		return err
-	}
+	token := cfg.Admin.Secret
 	if devToken != "" {
 		token = devToken
 	}

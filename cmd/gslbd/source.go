@@ -2,18 +2,17 @@ package main
 
 import (
 	"fmt"
-	"net/netip"
-	"os"
-	"strings"
 
 	"github.com/gslbd/gslbd/config"
 	"github.com/gslbd/gslbd/configs"
 	"github.com/gslbd/gslbd/geo"
 )
 
-// configSource loads the config the same way at start and at every
-// reload: from the file (or the embedded dev config), then the command
-// line's listen overrides, then -dev's rewiring to simulated backends.
+// configSource prepares the config the same way for check, start and
+// every reload: config.Prepare on the file (or the embedded dev config),
+// then the command line's listen overrides, then -dev's rewiring to
+// simulated backends, then the GeoIP locator from the databases Prepare
+// read and verified.
 type configSource struct {
 	path      string
 	dev       *devBackends // nil unless -dev
@@ -21,14 +20,15 @@ type configSource struct {
 	httpAddrs []string
 }
 
-// load decodes, validates and locates; nothing is changed when it fails.
+// load prepares the config and its locator; nothing is changed when it
+// fails.
 func (s *configSource) load() (*config.Config, *geo.Locator, error) {
 	var (
 		cfg *config.Config
 		err error
 	)
 	if s.dev != nil {
-		cfg, err = config.Parse(configs.Dev, "configs/dev.yaml (embedded)")
+		cfg, err = config.Prepare(configs.Dev, "configs/dev.yaml (embedded)")
 	} else {
 		cfg, err = config.Load(s.path)
 	}
@@ -53,37 +53,23 @@ func (s *configSource) load() (*config.Config, *geo.Locator, error) {
 	return cfg, loc, nil
 }
 
-// buildLocator reads every configured database into memory (never
+// buildLocator opens the databases Prepare read into memory (never
 // memory-mapped, so a reload can drop the old one while queries still
-// hold it) and turns the CIDR map into geo entries.
+// hold it) and turns the resolved CIDR map into geo entries.
 func buildLocator(cfg *config.Config, extra *geo.Database) (*geo.Locator, error) {
-	regions := make(map[string]config.Region, len(cfg.Regions))
-	for _, r := range cfg.Regions {
-		regions[r.Name] = r
-	}
 	entries := make([]geo.CIDREntry, 0, len(cfg.GeoIP.CIDRMap))
-	for i, e := range cfg.GeoIP.CIDRMap {
-		p, err := netip.ParsePrefix(e.Network)
-		if err != nil {
-			return nil, fmt.Errorf("geoip.cidr_map[%d].network: %w", i, err)
-		}
-		ge := geo.CIDREntry{Network: p.Masked(), Region: e.Region, Country: strings.ToUpper(e.Country), Continent: strings.ToUpper(e.Continent)}
-		if r, ok := regions[e.Region]; ok {
-			ge.Lat, ge.Lon, ge.HasCoords = r.Latitude, r.Longitude, true
-			if ge.Continent == "" {
-				ge.Continent = r.Continent
-			}
-		}
+	for _, e := range cfg.GeoIP.CIDRMap {
+		ge := geo.CIDREntry{Network: e.Prefix, Region: e.Region, Country: e.Country, Continent: e.Continent}
 		if e.Latitude != nil && e.Longitude != nil {
 			ge.Lat, ge.Lon, ge.HasCoords = *e.Latitude, *e.Longitude, true
 		}
 		entries = append(entries, ge)
 	}
 	var dbs []*geo.Database
-	for _, path := range cfg.GeoIP.Databases {
-		db, err := geo.LoadDatabase(path)
+	for i, f := range cfg.GeoIP.Files {
+		db, err := geo.OpenDatabase(f.Path, f.Data)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("geoip.databases[%d]: %w", i, err)
 		}
 		dbs = append(dbs, db)
 	}
@@ -91,16 +77,4 @@ func buildLocator(cfg *config.Config, extra *geo.Database) (*geo.Locator, error)
 		dbs = append(dbs, extra)
 	}
 	return geo.NewLocator(entries, dbs...)
-}
-
-// adminToken returns the configured admin token, reading token_file when set.
-func adminToken(cfg *config.Config) (string, error) {
-	if cfg.Admin.TokenFile == "" {
-		return strings.TrimSpace(cfg.Admin.Token), nil
-	}
-	b, err := os.ReadFile(cfg.Admin.TokenFile)
-	if err != nil {
-		return "", fmt.Errorf("admin.token_file: %w", err)
-	}
-	return strings.TrimSpace(string(b)), nil
 }
