@@ -34,7 +34,10 @@ type StateResponse struct {
 	Ready bool     `json:"ready"`
 	Gates []string `json:"gates"`
 	// Cluster is whatever Options.Cluster returned (null without it).
-	Cluster   any           `json:"cluster"`
+	Cluster any `json:"cluster"`
+	// Reload is whatever Options.Reload returned (null without it or
+	// before the first reload).
+	Reload    any           `json:"reload"`
 	View      ViewSummary   `json:"view"`
 	Regions   []RegionInfo  `json:"regions"`
 	Endpoints []EndpointRow `json:"endpoints"`
@@ -223,6 +226,9 @@ func (s *server) buildState(snap *gslb.Snapshot, now time.Time) StateResponse {
 	}
 	if resp.Node == "" {
 		resp.Node = view.Self
+	}
+	if s.o.Reload != nil {
+		resp.Reload = s.o.Reload()
 	}
 	if s.o.Cluster != nil {
 		resp.Cluster = s.o.Cluster()

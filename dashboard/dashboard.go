@@ -76,6 +76,9 @@ type Options struct {
 	// Cluster optionally returns a JSON-marshalable cluster status shown
 	// under "cluster" in /api/v1/state.
 	Cluster func() any
+	// Reload optionally returns the last config reload's outcome (time,
+	// result, errors), shown under "reload" in /api/v1/state.
+	Reload func() any
 	// Dev is non-nil only in -dev mode; it enables /api/v1/dev/regions.
 	Dev Dev
 	// Logger receives admin actions and internal errors; nil discards.

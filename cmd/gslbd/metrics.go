@@ -10,6 +10,8 @@ import (
 // metrics are the publisher's: config reloads and agreed endpoint state.
 type metrics struct {
 	reloads     *prometheus.CounterVec
+	lastOK      prometheus.Gauge
+	lastAt      prometheus.Gauge
 	info        *prometheus.GaugeVec
 	state       *prometheus.GaugeVec
 	transitions *prometheus.CounterVec
@@ -26,6 +28,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gslbd_config_reloads_total", Help: "Config reloads by result (ok, unchanged, error).",
 		}, []string{"result"}),
+		lastOK: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "gslbd_config_last_reload_successful", Help: "1 when the last reload succeeded (ok or unchanged), 0 when it failed.",
+		}),
+		lastAt: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "gslbd_config_last_reload_timestamp_seconds", Help: "Unix time of the last reload's outcome.",
+		}),
 		info: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "gslbd_config_info", Help: "1 for the loaded config's SHA-256.",
 		}, []string{"hash"}),
@@ -51,7 +59,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m.writeFenced = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "gslbd_write_fenced", Help: "1 while this node answers SERVFAIL for a write name (no quorum past the grace).",
 	}, []string{"name"})
-	reg.MustRegister(m.reloads, m.info, m.state, m.transitions, m.failovers, m.writeChanges, m.writeTerm, m.writeLag, m.writeFenced)
+	reg.MustRegister(m.reloads, m.lastOK, m.lastAt, m.info, m.state, m.transitions, m.failovers, m.writeChanges, m.writeTerm, m.writeLag, m.writeFenced)
 	return m
 }
 
@@ -74,7 +82,16 @@ func (m *metrics) writesInForce(s *gslb.Snapshot) {
 	}
 }
 
-func (m *metrics) reload(result string) { m.reloads.WithLabelValues(result).Inc() }
+// reload counts a reload's outcome; /api/v1/state's "reload" says the same.
+func (m *metrics) reload(result string) {
+	m.reloads.WithLabelValues(result).Inc()
+	ok := 1.0
+	if result == "error" {
+		ok = 0
+	}
+	m.lastOK.Set(ok)
+	m.lastAt.SetToCurrentTime()
+}
 
 func (m *metrics) configLoaded(cfg *config.Config) {
 	m.info.Reset()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"os"
-	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -15,13 +14,15 @@ import (
 )
 
 // publisher is the one goroutine that builds and swaps Snapshots: on every
-// agreed View from the cluster and on every SIGHUP. Nothing else writes the
-// Store, so a query always sees one complete, consistent Snapshot.
+// agreed View from the cluster and on every reload. Nothing else writes the
+// Store, so a query always sees one complete, consistent Snapshot. A
+// SIGHUP's reading and building run off this goroutine (see reloader), so
+// Views keep flowing into new Snapshots during a slow reload.
 type publisher struct {
 	store    *gslb.Store
 	views    <-chan gslb.View
 	hup      <-chan os.Signal
-	src      *configSource
+	reload   *reloader
 	log      *zap.Logger
 	m        *metrics
 	health   *health.Manager
@@ -59,7 +60,11 @@ func (p *publisher) run(ctx context.Context) error {
 		case v := <-p.views:
 			p.applyView(v)
 		case <-p.hup:
-			p.reload()
+			p.reload.start(ctx, p.fingerprint)
+		case res := <-p.reload.results:
+			p.reloadDone(ctx, res)
+		case <-p.reload.deadline.C:
+			p.reloadTimedOut(ctx)
 		case <-rebuild.C:
 			p.applyView(p.store.Load().View())
 		case <-first:
@@ -161,47 +166,4 @@ func newEvents(cur, next *gslb.Snapshot) []gslb.Event {
 		}
 	}
 	return all
-}
-
-// reload decodes, validates and builds the complete new Snapshot before it
-// swaps anything; on any failure the old config keeps serving.
-func (p *publisher) reload() {
-	start := time.Now()
-	cur := p.store.Load()
-	cfg, loc, err := p.src.load()
-	if err != nil {
-		p.m.reload("error")
-		p.log.Error("config reload refused; the old config keeps serving",
-			zap.Strings("problems", strings.Split(err.Error(), "\n")))
-		return
-	}
-	fp := cfg.Fingerprint
-	if fp == p.fingerprint {
-		p.m.reload("unchanged")
-		p.log.Info("config reload: files unchanged, nothing to do", zap.String("hash", cfg.Hash))
-		return
-	}
-	token := cfg.Admin.Secret
-	next, err := gslb.NewSnapshot(gslb.Options{Config: cfg, Locator: loc, Previous: cur, View: cur.View(), Now: time.Now()})
-	if err != nil {
-		p.m.reload("error")
-		p.log.Error("config reload refused; the old config keeps serving", zap.Error(err))
-		return
-	}
-	p.store.Swap(next)
-	p.propose(next)
-	p.ops.snapshotChanged(cur, next, nil)
-	p.fingerprint = fp
-	p.cluster.SetRegions(endpointRegions(cfg))
-	p.health.SetTargets(health.TargetsFromConfig(cfg))
-	if err := p.cluster.Reload(cfg.Cluster, endpointIDs(cfg)); err != nil {
-		p.log.Warn("cluster settings partly applied", zap.Error(err))
-	}
-	p.setToken(token)
-	p.m.configLoaded(cfg)
-	p.m.reload("ok")
-	if changed := listenChanged(cur.Config(), cfg); len(changed) > 0 {
-		p.log.Warn("settings changed that need a restart; the running values stay", zap.Strings("settings", changed))
-	}
-	p.log.Info("config reloaded", zap.String("hash", cfg.Hash), zap.Duration("took", time.Since(start)))
 }

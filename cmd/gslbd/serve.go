@@ -186,6 +186,7 @@ func serve(ctx context.Context, f flags, hup <-chan os.Signal, log *zap.Logger, 
 		}
 		return unmet
 	}
+	rl := newReloader(src.load, node.PrepareReload)
 	var dev dashboard.Dev
 	if src.dev != nil {
 		dev = src.dev
@@ -214,6 +215,7 @@ func serve(ctx context.Context, f flags, hup <-chan os.Signal, log *zap.Logger, 
 			return nil
 		},
 		Cluster:    func() any { return node.Status() },
+		Reload:     func() any { return rl.status() },
 		Dev:        dev,
 		Logger:     log.Named("http"),
 		Registerer: reg,
@@ -224,7 +226,7 @@ func serve(ctx context.Context, f flags, hup <-chan os.Signal, log *zap.Logger, 
 		ReadTimeout: 15 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
 
 	pub := &publisher{
-		store: store, views: views, hup: hup, src: src, log: log.Named("publisher"), m: m,
+		store: store, views: views, hup: hup, reload: rl, log: log.Named("publisher"), m: m,
 		health: hm, cluster: node, state: state, ops: opsHooks,
 		firstRound: hm.FirstRound(), startupLimit: cfg.Cluster.StartupLimit.D(),
 		setToken: func(t string) {
