@@ -2,6 +2,11 @@ package config
 
 import (
 	"bytes"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
 )
 
 // utf8BOM is accepted (and dropped) at the start of a file: editors on
@@ -94,4 +99,124 @@ func nesting(data []byte) (line, deepest int) {
 		}
 	}
 	return line, deepest
+}
+
+// Limits on values, each with the reason it exists.
+const (
+	// maxUDPSize is the largest EDNS0 payload worth advertising: above
+	// 4096 fragmentation makes large UDP answers unreliable (DNS flag day
+	// 2020 recommends 1232).
+	maxUDPSize = 4096
+	// maxTCPIdle bounds how long an idle TCP client may hold a
+	// connection (RFC 7766 suggests seconds).
+	maxTCPIdle = 10 * time.Minute
+	// minProbeInterval keeps a typo ("1ms") from turning a probe into a
+	// flood against the backend.
+	minProbeInterval = 100 * time.Millisecond
+	// maxWeight keeps the sum of a name's weights far from overflowing.
+	maxWeight = 1_000_000
+	// The gossip codec's limits (cluster/codec.go: maxNodeLen,
+	// maxEndpointLen, maxRegionLen): a longer name could be configured
+	// but never gossiped.
+	maxNodeLen     = 255
+	maxEndpointLen = 512
+	maxRegionLen   = 255
+	// maxRRsetWire is the most a DNS message can carry: an RRset larger
+	// than that cannot be answered even over TCP.
+	maxRRsetWire = 65535
+)
+
+// lengthLimit reports a name longer than the gossip codec carries.
+func (k *checker) lengthLimit(path, what, v string, limit int) {
+	if len(v) > limit {
+		k.p.add(path, "%s is %d bytes; at most %d fit the gossip protocol", what, len(v), limit)
+	}
+}
+
+// port checks the port of a probe URL.
+func (k *checker) urlPort(path string, u *url.URL) {
+	if p := u.Port(); p != "" {
+		if n, err := strconv.ParseUint(p, 10, 16); err != nil || n == 0 {
+			k.p.add(path, "port %q must be a number from 1 to 65535", p)
+		}
+	}
+}
+
+// wireName is the length of fqdn in DNS wire form.
+func wireName(fqdn string) int {
+	if fqdn == "." {
+		return 1
+	}
+	return len(fqdn) + 1
+}
+
+// rdataWire is the wire length of one record's RDATA, or 0 if unknown.
+func rdataWire(typ string, rd RData) int {
+	switch typ {
+	case "A":
+		return 4
+	case "AAAA":
+		return 16
+	case "CNAME", "NS":
+		return wireName(rd.Target)
+	case "MX":
+		return 2 + wireName(rd.Target)
+	case "SRV":
+		return 6 + wireName(rd.Target)
+	case "TXT":
+		n := 0
+		for _, s := range rd.Text {
+			n += 1 + len(s)
+		}
+		return n
+	case "CAA":
+		return 2 + len(rd.Tag) + len(rd.CAAValue)
+	}
+	return 0
+}
+
+// rrsetSizes refuses static RRsets and GSLB names whose answer could not
+// fit in one DNS message (65,535 bytes): the header, the question and
+// each record with its owner compressed to a 2-byte pointer.
+func (k *checker) rrsetSizes(zp string, z *Zone) {
+	type key struct{ name, typ string }
+	size := map[key]int{}
+	first := map[key]int{}
+	var order []key
+	for i, r := range z.Records {
+		n := rdataWire(r.Type, r.Parsed)
+		if n == 0 && r.Type != "TXT" {
+			continue // invalid, reported elsewhere
+		}
+		kk := key{r.Name, r.Type}
+		if _, ok := size[kk]; !ok {
+			size[kk] = 12 + wireName(r.Name) + 4
+			first[kk] = i
+			order = append(order, kk)
+		}
+		size[kk] += 2 + 10 + n
+	}
+	for _, kk := range order {
+		if size[kk] > maxRRsetWire {
+			k.p.add(fmt.Sprintf("%s.records[%d]", zp, first[kk]),
+				"the %s records of %s take %d bytes in DNS wire form; at most %d fit in one message", kk.typ, kk.name, size[kk], maxRRsetWire)
+		}
+	}
+	for ni, n := range z.Names {
+		// With all_down open every endpoint may be answered at once.
+		v4, v6 := 12+wireName(n.Name)+4, 12+wireName(n.Name)+4
+		for _, e := range n.Endpoints {
+			for _, a := range e.Addresses {
+				if strings.Contains(a, ":") {
+					v6 += 2 + 10 + 16
+				} else {
+					v4 += 2 + 10 + 4
+				}
+			}
+		}
+		if m := max(v4, v6); m > maxRRsetWire {
+			k.p.add(fmt.Sprintf("%s.names[%d].endpoints", zp, ni),
+				"the endpoints' addresses take %d bytes in DNS wire form when all are answered; at most %d fit in one message", m, maxRRsetWire)
+		}
+	}
 }

@@ -131,6 +131,7 @@ func (k *checker) node() {
 	if strings.ContainsFunc(k.c.Node, isSpace) {
 		k.p.add("node", "node name %q must not contain spaces", k.c.Node)
 	}
+	k.lengthLimit("node", "node name", k.c.Node, maxNodeLen)
 }
 
 func isSpace(r rune) bool { return r == ' ' || r == '\t' || r == '\n' || r == '\r' }
@@ -187,8 +188,8 @@ func (k *checker) listen() {
 	}
 	if l.UDPSize == 0 {
 		l.UDPSize = defaultUDPSize
-	} else if l.UDPSize < 512 {
-		k.p.add("listen.udp_size", "must be at least 512, got %d", l.UDPSize)
+	} else if l.UDPSize < 512 || l.UDPSize > maxUDPSize {
+		k.p.add("listen.udp_size", "must be from 512 to %d, got %d", maxUDPSize, l.UDPSize)
 	}
 	switch {
 	case l.UDPWorkers == 0:
@@ -197,6 +198,9 @@ func (k *checker) listen() {
 		k.p.add("listen.udp_workers", "must be between 1 and %d, got %d", maxUDPWorkers, l.UDPWorkers)
 	}
 	k.dur("listen.tcp_idle_timeout", &l.TCPIdleTimeout, defaultTCPIdle)
+	if l.TCPIdleTimeout.D() > maxTCPIdle {
+		k.p.add("listen.tcp_idle_timeout", "must be at most %s, got %s", maxTCPIdle, l.TCPIdleTimeout)
+	}
 }
 
 func (k *checker) health() {
@@ -267,6 +271,8 @@ func (k *checker) regionList() {
 		path := fmt.Sprintf("regions[%d]", i)
 		if err := validIdent(r.Name); err != nil {
 			k.p.add(path+".name", "region name %v", err)
+		} else if len(r.Name) > maxRegionLen {
+			k.lengthLimit(path+".name", "region name", r.Name, maxRegionLen)
 		} else if _, dup := k.regions[r.Name]; dup {
 			k.p.add(path+".name", "duplicate region %q", r.Name)
 		} else {
@@ -573,6 +579,8 @@ func (k *checker) zone(zp string, z *Zone) {
 			"CNAME at %s cannot coexist with other data there (%s)", r.Name, strings.Join(others, ", "))
 	}
 
+	k.rrsetSizes(zp, z)
+
 	// GSLB names.
 	gslb := map[string]int{}
 	for ni := range z.Names {
@@ -693,6 +701,7 @@ func (k *checker) name(path string, n *Name, apex string) {
 			epNames[e.Name] = ei
 		}
 		e.ID = e.Name + "@" + host
+		k.lengthLimit(ep+".name", "endpoint ID "+strconv.Quote(truncate(e.ID, 40)), e.ID, maxEndpointLen)
 		switch {
 		case len(e.Addresses) > 0 && e.Target != "":
 			k.p.add(ep, "set addresses or target, not both")
@@ -716,8 +725,8 @@ func (k *checker) name(path string, n *Name, apex string) {
 		if e.Weight == nil {
 			w := 1
 			e.Weight = &w
-		} else if *e.Weight < 0 {
-			k.p.add(ep+".weight", "must not be negative, got %d", *e.Weight)
+		} else if *e.Weight < 0 || *e.Weight > maxWeight {
+			k.p.add(ep+".weight", "must be from 0 to %d, got %d", maxWeight, *e.Weight)
 		}
 		var live *Probe
 		if e.Liveness != nil {
@@ -831,6 +840,9 @@ func sortedKeys[V any](m map[string]V) []string {
 // short interval alone is a valid probe.
 func (k *checker) timing(path string, interval, timeout *Duration, defInterval, defTimeout Duration) {
 	k.dur(path+".interval", interval, defInterval.D())
+	if *interval > 0 && interval.D() < minProbeInterval {
+		k.p.add(path+".interval", "must be at least %s, got %s", minProbeInterval, *interval)
+	}
 	if *timeout == 0 && defTimeout >= *interval {
 		defTimeout = *interval / 2
 	}
@@ -843,10 +855,11 @@ func (k *checker) timing(path string, interval, timeout *Duration, defInterval, 
 // httpURL checks a probe URL: http or https with a host.
 func (k *checker) httpURL(path, v string) (scheme string, ok bool) {
 	u, err := url.Parse(v)
-	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+	if err != nil || u.Hostname() == "" || (u.Scheme != "http" && u.Scheme != "https") {
 		k.p.add(path, "%q is not an http:// or https:// URL with a host", v)
 		return "", false
 	}
+	k.urlPort(path, u)
 	return u.Scheme, true
 }
 
@@ -1089,4 +1102,12 @@ func (k *checker) admin() {
 		a.Secret = strings.TrimSpace(a.Token)
 		checkToken(k.p, "admin.token", a.Secret)
 	}
+}
+
+// truncate shortens s for a message.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
 }
