@@ -4,10 +4,13 @@
 // # What it owns
 //
 //   - Database: one mmdb image held in memory. It reads GeoIP2/GeoLite2
-//     City and Country databases (and DB-IP's compatible ones) and
-//     ip-location-db "country ..." / "city ..." databases, whose flat
-//     records carry country_code (and latitude/longitude). Other types
-//     (ASN, ISP, anonymous IP, ...) are refused when opened.
+//     City and Country databases (and DB-IP's compatible ones), whose
+//     records it decodes into github.com/oschwald/geoip2-golang/v2's types,
+//     and ip-location-db "country ..." / "city ..." databases, whose flat
+//     records carry country_code (and latitude/longitude), a schema
+//     geoip2-golang does not model. maxminddb-golang is used directly only
+//     for that flat schema, the search tree and network iteration. Other
+//     types (ASN, ISP, anonymous IP, ...) are refused when opened.
 //   - Locator: CIDR entries first, longest prefix wins, then each database
 //     in order. A database record locates by its own coordinates ("city"),
 //     else by the centroid of its country ("country-centroid"), else of its
@@ -35,4 +38,6 @@
 // tree into a sorted range table (each distinct record decoded once), so
 // a lookup is a binary search; only the IPv4 subtree's aliases in IPv6
 // trees (::/96, 2001::/32, 2002::/16) still walk the tree and decode.
+// Records are decoded when the table is compiled (MaxMind-layout ones into
+// geoip2-golang's City, about 1 KB each) and on those tree walks.
 package geo

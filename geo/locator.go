@@ -17,6 +17,9 @@ type Database struct {
 	name string
 	typ  string
 	r    *maxminddb.Reader
+	// decode reads one record: into geoip2-golang's types for MaxMind-
+	// layout databases, else the flat ip-location-db layout.
+	decode func(maxminddb.Result) (fields, error)
 
 	// Source strings are built once so that Locate does not allocate.
 	srcCity, srcCountry, srcContinent string
@@ -61,6 +64,16 @@ func supportedType(t string) bool {
 	return kind == "country" || kind == "city"
 }
 
+// decodeWith picks the record decoder for a database type: the MaxMind
+// layout (the types in supportedTypes) through geoip2-golang, any other
+// city or country database through the flat layout.
+func decodeWith(typ string) func(maxminddb.Result) (fields, error) {
+	if supportedTypes[typ] {
+		return decodeMaxMind
+	}
+	return decodeFlat
+}
+
 // probeRecords is how many records OpenDatabase decodes to catch a corrupt
 // data section before the database is put in service. The tree itself is
 // checked on every lookup, which fails (as a miss) rather than panics.
@@ -96,8 +109,7 @@ func OpenDatabase(name string, data []byte) (*Database, error) {
 		if err := res.Err(); err != nil {
 			return nil, fmt.Errorf("geo: database %s: corrupt search tree: %w", name, err)
 		}
-		var rec record
-		if err := res.Decode(&rec); err != nil {
+		if _, err := decodeWith(typ)(res); err != nil {
 			return nil, fmt.Errorf("geo: database %s: corrupt record near %s: %w", name, res.Prefix(), err)
 		}
 		if n++; n >= probeRecords {
@@ -108,6 +120,7 @@ func OpenDatabase(name string, data []byte) (*Database, error) {
 		name:         name,
 		typ:          typ,
 		r:            r,
+		decode:       decodeWith(typ),
 		srcCity:      "mmdb:" + name + "/city",
 		srcCountry:   "mmdb:" + name + "/country-centroid",
 		srcContinent: "mmdb:" + name + "/continent-centroid",
@@ -173,8 +186,8 @@ func (d *Database) locate(a netip.Addr) (loc Location, ok bool) {
 	if !res.Found() {
 		return Location{}, false
 	}
-	var rec record
-	if err := res.Decode(&rec); err != nil {
+	rec, err := d.decode(res)
+	if err != nil {
 		return Location{}, false
 	}
 	loc.Network = unmapPrefix(res.Prefix())
@@ -193,8 +206,8 @@ func (d *Database) locate(a netip.Addr) (loc Location, ok bool) {
 			loc.Continent = cp.continent
 		}
 	}
-	if lat, lon, ok := rec.coords(); ok {
-		loc.Lat, loc.Lon, loc.HasCoords = lat, lon, true
+	if rec.hasCoords {
+		loc.Lat, loc.Lon, loc.HasCoords = rec.lat, rec.lon, true
 		loc.Source = d.srcCity
 		return loc, true
 	}

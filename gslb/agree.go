@@ -6,29 +6,10 @@ import (
 	"math"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 )
 
-// ParseQuorum parses a quorum rule: "majority" (also ""), "any", "all",
-// or a fraction in (0,1] such as "0.34".
-func ParseQuorum(s string) (Quorum, error) {
-	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "", "majority":
-		return Quorum{Kind: QuorumMajority}, nil
-	case "any":
-		return Quorum{Kind: QuorumAny}, nil
-	case "all":
-		return Quorum{Kind: QuorumAll}, nil
-	}
-	f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
-	if err != nil || math.IsNaN(f) || f <= 0 || f > 1 {
-		return Quorum{}, fmt.Errorf("gslb: quorum %q: want majority, any, all or a fraction in (0,1]", s)
-	}
-	return Quorum{Kind: QuorumFraction, Fraction: f}, nil
-}
-
-// String returns the quorum in the form ParseQuorum accepts.
+// String returns the quorum as cluster.quorum writes it (config parses it).
 func (q Quorum) String() string {
 	switch q.Kind {
 	case QuorumAny:

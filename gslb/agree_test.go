@@ -6,33 +6,6 @@ import (
 	"time"
 )
 
-func TestParseQuorum(t *testing.T) {
-	for _, tc := range []struct {
-		in   string
-		want Quorum
-		bad  bool
-	}{
-		{in: "", want: Quorum{Kind: QuorumMajority}},
-		{in: "majority", want: Quorum{Kind: QuorumMajority}},
-		{in: "ANY", want: Quorum{Kind: QuorumAny}},
-		{in: "all", want: Quorum{Kind: QuorumAll}},
-		{in: "0.34", want: Quorum{Kind: QuorumFraction, Fraction: 0.34}},
-		{in: "1", want: Quorum{Kind: QuorumFraction, Fraction: 1}},
-		{in: "0", bad: true}, {in: "1.5", bad: true}, {in: "-0.5", bad: true}, {in: "NaN", bad: true}, {in: "most", bad: true},
-	} {
-		got, err := ParseQuorum(tc.in)
-		if tc.bad {
-			if err == nil || !strings.Contains(err.Error(), "quorum") {
-				t.Errorf("%q: err %v, want a quorum error", tc.in, err)
-			}
-			continue
-		}
-		if err != nil || got != tc.want {
-			t.Errorf("%q: %+v %v, want %+v", tc.in, got, err, tc.want)
-		}
-	}
-}
-
 func TestAgree(t *testing.T) {
 	const ep = "eu-west@app.gslb.test"
 	now := t0
