@@ -417,7 +417,7 @@ type Cluster struct {
 	// the working directory.
 	KeyFile string `yaml:"key_file"`
 	// Quorum is majority (default), any, all, or a fraction in (0,1]
-	// written as a number ("0.5"). See QuorumSpec.
+	// written as a number ("0.5"). Prepare parses it into Rule.
 	Quorum string `yaml:"quorum"`
 	// StaleAfter drops observations older than this. Default 3 × the
 	// largest probe interval (see Config.MaxProbeInterval); must exceed

@@ -214,15 +214,11 @@ func (s *server) buildState(snap *gslb.Snapshot, now time.Time) StateResponse {
 	if resp.View.Members == nil {
 		resp.View.Members = []gslb.Member{}
 	}
-	// Config is read directly (rather than through newer Snapshot
-	// accessors) because it is the Snapshot's own immutable source.
-	if cfg := snap.Config(); cfg != nil {
-		resp.Node = cfg.Node
-		resp.ConfigHash = cfg.Hash
-		resp.ConfigSource = cfg.Source
-		for _, rg := range cfg.Regions {
-			resp.Regions = append(resp.Regions, RegionInfo{Name: rg.Name, Lat: rg.Latitude, Lon: rg.Longitude, Continent: rg.Continent})
-		}
+	resp.Node = snap.NodeName()
+	resp.ConfigHash = snap.ConfigHash()
+	resp.ConfigSource = snap.ConfigSource()
+	for _, rg := range snap.Regions() {
+		resp.Regions = append(resp.Regions, RegionInfo{Name: rg.Name, Lat: rg.Latitude, Lon: rg.Longitude, Continent: rg.Continent})
 	}
 	if resp.Node == "" {
 		resp.Node = view.Self
@@ -501,8 +497,8 @@ func (s *server) handleSetActive(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("%q is not a write name", name))
 		return
 	}
-	if !slices.Contains(writeOrder(snap, name), req.Region) {
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("region %q is not in the order of %s: %v", req.Region, name, writeOrder(snap, name)))
+	if order := snap.RegionOrder(name); !slices.Contains(order, req.Region) {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("region %q is not in the order of %s: %v", req.Region, name, order))
 		return
 	}
 	if s.o.SetActive == nil {
@@ -528,18 +524,6 @@ func (s *server) handleSetActive(w http.ResponseWriter, r *http.Request) {
 		zap.String("region", req.Region), zap.String("remote", r.RemoteAddr))
 	writeJSON(w, http.StatusOK, ActiveResponse{Name: name, Region: req.Region,
 		Note: "accepted as the next term with a quorum; every node answers it"})
-}
-
-// writeOrder is the region order of a write name from the config.
-func writeOrder(snap *gslb.Snapshot, fqdn string) []string {
-	for _, z := range snap.Config().Zones {
-		for _, n := range z.Names {
-			if n.Name == fqdn {
-				return n.Order
-			}
-		}
-	}
-	return nil
 }
 
 // DevRequest is the body of POST /api/v1/dev/regions/{region}; absent

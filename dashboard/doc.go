@@ -8,7 +8,7 @@
 //	GET  /livez                           200 "ok" once a Snapshot is loaded, else 503
 //	GET  /readyz                          200 "ready", or 503 with one unmet gate per line
 //	GET  /metrics                         Prometheus text format (404 when Options.Gatherer is nil)
-//	GET  /api/v1/state                    StateResponse: node, config, cluster, regions, endpoints, events, drains
+//	GET  /api/v1/state                    StateResponse: node, config, last reload, cluster, regions, endpoints, events, drains
 //	GET  /api/v1/explain?name=N&client=IP[&type=A]
 //	                                      gslb.Explanation of the answer for that client (400 on bad params)
 //	POST /api/v1/endpoints/{id}/drain     admin: take an endpoint out of answers
@@ -18,6 +18,9 @@
 //	                                      (drain bodies, optional: {"reason", "from", "until"}; a
 //	                                      from/until window starts and ends by itself)
 //	GET  /api/v1/audit[?limit=N]          the newest audit log entries, newest last
+//	POST /api/v1/names/{name}/active      admin: body {"region": R}: move a write name to R (a region in its
+//	                                      order) as the next term; 404 for a name that is not a write name,
+//	                                      400 for a region outside its order, 409 when the cluster refuses it
 //	GET  /api/v1/dev/regions              -dev only: the simulated backends
 //	POST /api/v1/dev/regions/{region}     -dev only: body {"alive": false} and/or {"lag_seconds": 30}
 //
@@ -37,7 +40,7 @@
 // the raw URL, so label values stay bounded). Every request loads the
 // current immutable gslb.Snapshot once from Options.Source and reads only
 // that, so handlers run concurrently without locks; actions that change
-// state (drain, dev backends) go through the funcs and interfaces that
+// state (drain, set-active, dev backends) go through the funcs and interfaces that
 // cmd/gslbd passes in Options, which must be safe for concurrent use.
 //
 // Imports: of gslbd's packages only gslb (config types arrive through gslb

@@ -3,8 +3,8 @@
 // answers and sentinel errors to DNS messages and rcodes, and truncation.
 //
 // It owns every github.com/miekg/dns type in the program: no exported name
-// of this package mentions one except NewHandler's mdns.Handler result, so
-// a move to another DNS library touches this package only.
+// of this package mentions one, so a move to another DNS library touches
+// this package only.
 //
 // Of gslbd's packages it imports gslb and the leaf connlimit (TCP
 // connection caps) only; it must not import config, geo, health, cluster,

@@ -30,14 +30,6 @@ type Answerer interface {
 	VersionBind() string
 }
 
-// NewHandler returns the query handler Server uses, reading src once per
-// query. It is exported for tests and fuzzing of the full handler; it
-// registers the same metrics as NewServer on o.Registerer.
-func NewHandler(src Source, o Options) mdns.Handler {
-	o = o.withDefaults()
-	return newHandler(snapshotLoader(src), o, newMetrics(o.Registerer))
-}
-
 // snapshotLoader adapts a Source. A nil *gslb.Snapshot must become a nil
 // Answerer, not a non-nil interface holding a nil pointer.
 func snapshotLoader(src Source) func() Answerer {

@@ -291,8 +291,8 @@ func TestHandlerPacketChecks(t *testing.T) {
 			t.Fatalf("reply = %v", m)
 		}
 	})
-	t.Run("NewHandler with an empty store", func(t *testing.T) {
-		hh := NewHandler(&gslb.Store{}, Options{Registerer: prometheus.NewRegistry()})
+	t.Run("handler with an empty store", func(t *testing.T) {
+		hh := testHandler(&gslb.Store{}, Options{Registerer: prometheus.NewRegistry()})
 		w := udpWriter()
 		hh.ServeDNS(w, query("www."+zone, mdns.TypeA))
 		m := new(mdns.Msg)
@@ -580,7 +580,7 @@ func TestHandlerTruncation(t *testing.T) {
 
 func TestMetricsSharedRegistry(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	_ = NewHandler(&gslb.Store{}, Options{Registerer: reg})
+	_ = testHandler(&gslb.Store{}, Options{Registerer: reg})
 	if _, err := NewServer(Options{Addrs: []string{"127.0.0.1:0"}, Source: &gslb.Store{}, Registerer: reg}); err != nil {
 		t.Fatal(err)
 	}

@@ -226,3 +226,10 @@ func soaRec(zone string) gslb.Record {
 		Serial: 2024010101, Refresh: 3600, Retry: 600, Expire: 86400, Minimum: 60,
 	}}
 }
+
+// testHandler is the query handler Server uses, reading src once per
+// query and registering the same metrics as NewServer on o.Registerer.
+func testHandler(src Source, o Options) mdns.Handler {
+	o = o.withDefaults()
+	return newHandler(snapshotLoader(src), o, newMetrics(o.Registerer))
+}

@@ -20,7 +20,7 @@ type metrics struct {
 	descQueries, descAnswers, descDuration *prometheus.Desc
 	descDropped, descPanics, descTruncated *prometheus.Desc
 
-	// shared counts the full path (TCP, UDP fallbacks, NewHandler).
+	// shared counts the full path (TCP, UDP fallbacks, the tests' handlers).
 	shared *shard
 
 	// oversize is a plain counter: TCP replies over 65,535 bytes are rare.
@@ -125,7 +125,7 @@ func (m *metrics) newShard() *shard {
 }
 
 // register registers c, or returns the collector already registered under
-// the same names, so that NewServer and NewHandler may share a Registerer.
+// the same names, so that NewServer and the tests' handlers may share a Registerer.
 // Any other registration problem is a programming error.
 func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
 	err := reg.Register(c)

@@ -33,7 +33,7 @@ const udpReadSize = 4096
 // whose UDP twin is taken.
 const bindAttempts = 20
 
-// Options configure a Server (and NewHandler).
+// Options configure a Server.
 type Options struct {
 	// Addrs are host:port addresses, each served on UDP and TCP. A port 0
 	// picks a free port, the same one for UDP and TCP.
@@ -123,7 +123,6 @@ func newServer(o Options, load func() Answerer) (*Server, error) {
 		}
 	}
 	o = o.withDefaults()
-	o.Logger = o.Logger.Named("dns")
 	m := newMetrics(o.Registerer)
 	lim := connlimit.New(o.TCPLimits, connlimit.Options{Prefix: "gslbd_dns_tcp", Registerer: o.Registerer})
 	s := &Server{o: o, h: newHandler(load, o, m), m: m, lim: lim}

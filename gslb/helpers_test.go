@@ -264,3 +264,12 @@ func settle(t testing.TB, s *Snapshot) *Snapshot {
 	t.Fatalf("write proposals did not settle: %+v", s.Proposals())
 	return nil
 }
+
+// endpointIDs lists every endpoint ID of s in config order.
+func endpointIDs(s *Snapshot) []string {
+	out := make([]string, len(s.c.eps))
+	for i, e := range s.c.eps {
+		out[i] = e.id
+	}
+	return out
+}

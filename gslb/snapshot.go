@@ -173,20 +173,8 @@ func (s *Snapshot) NodeName() string { return s.cfg.Node }
 // VersionBind is the configured CHAOS version.bind answer; "" refuses it.
 func (s *Snapshot) VersionBind() string { return s.cfg.VersionBind }
 
-// Locator returns the Locator answers use (nil locates nobody).
-func (s *Snapshot) Locator() *geo.Locator { return s.loc }
-
 // Regions returns the configured regions. Callers must not modify them.
 func (s *Snapshot) Regions() []config.Region { return s.cfg.Regions }
-
-// EndpointIDs lists every endpoint ID in config order.
-func (s *Snapshot) EndpointIDs() []string {
-	out := make([]string, len(s.c.eps))
-	for i, e := range s.c.eps {
-		out[i] = e.id
-	}
-	return out
-}
 
 // Endpoint returns one endpoint's configuration and agreed state.
 func (s *Snapshot) Endpoint(id string) (EndpointInfo, bool) {

@@ -23,7 +23,7 @@ func TestEvents(t *testing.T) {
 	}
 	// First agreed view: every endpoint goes unknown -> ready.
 	s = s.WithView(viewOf(cfg, nil), t0.Add(time.Second))
-	n := len(s.EndpointIDs())
+	n := len(endpointIDs(s))
 	if len(s.Events()) != n {
 		t.Fatalf("%d events, want %d", len(s.Events()), n)
 	}
@@ -65,11 +65,11 @@ func TestEvents(t *testing.T) {
 
 func TestReadAPI(t *testing.T) {
 	s := newSnap(t, map[string]State{"eu-west@app.gslb.test": Down})
-	if s.NodeName() != "node-a" || s.VersionBind() != "gslbd test" || s.Locator() == nil || len(s.Regions()) != 4 ||
+	if s.NodeName() != "node-a" || s.VersionBind() != "gslbd test" || s.loc == nil || len(s.Regions()) != 4 ||
 		!s.BuiltAt().Equal(t0) || s.Config() == nil || s.View().Self != "node-a" {
 		t.Fatal("accessors")
 	}
-	ids := s.EndpointIDs()
+	ids := endpointIDs(s)
 	if len(ids) != len(s.Endpoints()) || ids[0] != "us-east@app.gslb.test" {
 		t.Fatalf("ids %v", ids)
 	}
@@ -165,7 +165,7 @@ func TestExplain(t *testing.T) {
 func TestWithViewSharesConfig(t *testing.T) {
 	s := newSnap(t, nil)
 	n := s.WithView(viewOf(s.Config(), map[string]State{"eu-west@app.gslb.test": Down}), t0.Add(time.Second))
-	if n == s || n.Config() != s.Config() || n.Locator() != s.Locator() {
+	if n == s || n.Config() != s.Config() || n.loc != s.loc {
 		t.Fatal("WithView must return a new Snapshot over the same config and locator")
 	}
 	a1, _ := s.Answer(Question{"app.gslb.test.", TypeA}, london)

@@ -53,7 +53,7 @@ func BenchmarkProbers1000(b *testing.B) {
 	var probes atomic.Int64
 	var goroutines, cores, rate float64
 	for range b.N {
-		m := NewManager(Options{Node: "bench", Emit: func(gslb.Observation) { probes.Add(1) }})
+		m := NewManager(Options{Emit: func(gslb.Observation) { probes.Add(1) }})
 		m.SetTargets(targets)
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)

@@ -35,7 +35,7 @@
 //
 // A probe or source whose settings are unusable (timeout >= interval,
 // rise/fall < 1, bad URL or DSN, unreadable CA file) is a config error
-// from CheckProbe/CheckReadiness; if one reaches a Manager anyway its
+// from checkProbe/checkReadiness; if one reaches a Manager anyway its
 // endpoint stays Down (or never Ready) with the reason in the log and
 // the observation.
 //
@@ -58,10 +58,10 @@
 // HTTP probes use a per-target client without keep-alives, so a hanging
 // server holds only its own target's probe. A target's Machine is guarded
 // by its own mutex; Emit calls are serialised by one manager-wide mutex,
-// so they are never concurrent and arrive in Seq order; SetTargets retires
-// removed or changed targets under the same mutex, so once it returns no
-// result of theirs is emitted or counted in a metric. Seq starts at the
-// clock's Unix nanoseconds, so a restarted node keeps counting upwards.
+// so they are never concurrent and arrive in the order they were made;
+// SetTargets retires removed or changed targets under the same mutex, so
+// once it returns no result of theirs is emitted or counted in a metric.
+// Observations leave Node and Seq empty: the cluster stamps them.
 // SetTargets and Snapshot may be called from any goroutine; Run returns
 // only after every goroutine it started has exited.
 package health

@@ -49,7 +49,7 @@ func TestFastInterval(t *testing.T) {
 	b := newBackend(t)
 	rec := &recorder{t: t}
 	clk := &pacingClock{}
-	m := NewManager(Options{Node: "n1", Emit: rec.emit, Clock: clk})
+	m := NewManager(Options{Emit: rec.emit, Clock: clk})
 	const (
 		interval = 300 * time.Millisecond
 		fast     = 30 * time.Millisecond

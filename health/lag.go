@@ -36,15 +36,6 @@ type LagSource interface {
 	Close() error
 }
 
-// CheckReadiness reports the first problem that makes r unusable.
-func CheckReadiness(r *config.Readiness) error {
-	s, err := NewLagSource(r, nil)
-	if err == nil {
-		_ = s.Close()
-	}
-	return err
-}
-
 // NewLagSource builds the lag source for r (defaults filled in). client,
 // when non-nil, is used for HTTP sources instead of a per-source client.
 // No connection is made here.

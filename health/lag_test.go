@@ -178,7 +178,7 @@ func TestReadinessConfigErrors(t *testing.T) {
 			r := readiness("http_json", "http://127.0.0.1:1/")
 			r.Field = "lag"
 			tc.mod(r)
-			err := CheckReadiness(r)
+			err := checkReadiness(r)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err %v, want %q", err, tc.want)
 			}
@@ -186,7 +186,7 @@ func TestReadinessConfigErrors(t *testing.T) {
 	}
 	good := readiness("postgres", "")
 	good.DSN = "host=127.0.0.1 port=1 user=x"
-	if err := CheckReadiness(good); err != nil {
+	if err := checkReadiness(good); err != nil {
 		t.Fatalf("good postgres: %v", err)
 	}
 	good.Type = "" // inferred from the DSN, as config does

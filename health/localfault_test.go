@@ -45,7 +45,7 @@ func TestLocalFaultIsNoObservation(t *testing.T) {
 	rec := &recorder{t: t}
 	core, logs := observer.New(zap.InfoLevel)
 	reg := prometheus.NewRegistry()
-	m := NewManager(Options{Node: "n1", Logger: zap.New(core), Registerer: reg, Emit: rec.emit,
+	m := NewManager(Options{Logger: zap.New(core), Registerer: reg, Emit: rec.emit,
 		HTTPClient: exhaustibleClient(&exhausted)})
 	ta := a.target("a@www.example", 0)
 	m.SetTargets([]Target{ta})

@@ -72,8 +72,6 @@ func TargetsFromConfig(cfg *config.Config) []Target {
 
 // Options configure a Manager. Only Emit is needed for it to be useful.
 type Options struct {
-	// Node names this observer in every Observation.
-	Node string
 	// Logger gets one line per state change; nil logs nothing.
 	Logger *zap.Logger
 	// Registerer gets the gslbd_health_* metrics; nil registers none.
@@ -82,8 +80,9 @@ type Options struct {
 	Clock Clock
 	// Emit is called with every observation: on every state change and
 	// after every probe or lag result, so ObservedAt stays fresh. Calls
-	// are serialised (never concurrent) and come in Seq order; Emit must
-	// be cheap and must not call back into the Manager.
+	// are serialised (never concurrent) and come in the order the results
+	// were recorded; Emit must be cheap and must not call back into the
+	// Manager. Node and Seq are left for the receiver (cluster) to stamp.
 	Emit func(gslb.Observation)
 	// HTTPClient, when set, does every HTTP probe and lag read instead of
 	// the per-target clients (and its TLS settings win over the targets').
@@ -96,7 +95,6 @@ type Options struct {
 // Manager runs the probes of a set of targets and turns their results into
 // Observations. See the package doc for its concurrency model.
 type Manager struct {
-	node    string
 	log     *zap.Logger
 	met     *metrics
 	clock   Clock
@@ -114,9 +112,7 @@ type Manager struct {
 	firstDone  bool
 
 	emitMu sync.Mutex
-	seq    uint64
-
-	local *localFaults
+	local  *localFaults
 }
 
 // target is one endpoint's probers and state. Fields above mu are fixed
@@ -147,7 +143,6 @@ type target struct {
 // NewManager returns a Manager with no targets.
 func NewManager(o Options) *Manager {
 	m := &Manager{
-		node:    o.Node,
 		log:     o.Logger,
 		clock:   o.Clock,
 		emit:    o.Emit,
@@ -169,9 +164,6 @@ func NewManager(o Options) *Manager {
 	if m.refresh <= 0 {
 		m.refresh = defaultInterval
 	}
-	// Seq starts at the clock so that a restarted node's observations
-	// still sort after the ones its peers kept from before the restart.
-	m.seq = uint64(max(m.clock.Now().UnixNano(), 0))
 	m.local = newLocalFaults(o.Registerer, m.log)
 	if o.Registerer != nil {
 		var err error
@@ -208,7 +200,7 @@ func (m *Manager) SetTargets(ts []Target) {
 			continue
 		}
 		// Under emitMu: a probe of old that finishes now either published
-		// before this (and its Seq is below the new target's) or sees
+		// before this (and before anything of the new target) or sees
 		// retired and records nothing, so neither a stale observation nor
 		// a forgotten metric series comes back after SetTargets.
 		m.emitMu.Lock()
@@ -487,9 +479,7 @@ func (m *Manager) publish(t *target, c Change, record func()) {
 		return
 	}
 	obs := t.machine.Observation()
-	obs.Endpoint, obs.Node = t.spec.ID, m.node
-	m.seq++
-	obs.Seq = m.seq
+	obs.Endpoint = t.spec.ID // Node and Seq are the cluster's to stamp
 	t.obs, t.hasObs = obs, true
 	m.emit(obs)
 }
@@ -515,8 +505,7 @@ func (m *Manager) checkFirstRound() {
 func (m *Manager) FirstRound() <-chan struct{} { return m.first }
 
 // Snapshot returns the latest observation of every target that has had a
-// result, in target order. Observations keep their Seq: re-sending one is
-// a refresh, not a new observation.
+// result, in target order.
 func (m *Manager) Snapshot() []gslb.Observation {
 	m.mu.Lock()
 	ts := append([]*target(nil), m.order...)

@@ -205,7 +205,7 @@ func TestPostgresStandbyLag(t *testing.T) {
 		}
 	}
 	rec := &recorder{t: t}
-	m := NewManager(Options{Node: "n1", Emit: rec.emit})
+	m := NewManager(Options{Emit: rec.emit})
 	m.SetTargets([]Target{target("primary@db", pg.primary), target("standby@db", pg.standby)})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -282,7 +282,7 @@ func TestPostgresCutStream(t *testing.T) {
 			Hold: config.Duration(600 * time.Millisecond), Interval: config.Duration(iv), Timeout: config.Duration(250 * time.Millisecond)},
 	}
 	rec := &recorder{t: t}
-	m := NewManager(Options{Node: "n1", Emit: rec.emit})
+	m := NewManager(Options{Emit: rec.emit})
 	m.SetTargets([]Target{tg})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

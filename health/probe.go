@@ -47,14 +47,6 @@ func ProbeType(p *config.Probe) string {
 	return ""
 }
 
-// CheckProbe reports the first problem that makes p unusable: an unknown
-// type, a bad URL or address, timeout >= interval, rise or fall < 1, an
-// unreadable CA file.
-func CheckProbe(p *config.Probe) error {
-	_, err := NewProber(p, nil)
-	return err
-}
-
 func checkTimings(interval, timeout config.Duration) error {
 	if interval <= 0 {
 		return fmt.Errorf("interval %s must be > 0", interval.D())

@@ -147,7 +147,7 @@ func TestHTTPSProber(t *testing.T) {
 		// trusts nothing silently either.
 		p := httpProbe(srv.URL)
 		p.CAFile, p.CAPEM = garbage, []byte("not a certificate")
-		if err := CheckProbe(p); err == nil || !strings.Contains(err.Error(), "no PEM certificates") {
+		if err := checkProbe(p); err == nil || !strings.Contains(err.Error(), "no PEM certificates") {
 			t.Fatalf("garbage CA: %v", err)
 		}
 	})
@@ -177,16 +177,16 @@ func TestProbeConfigErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			p := good()
 			tc.mod(p)
-			err := CheckProbe(p)
+			err := checkProbe(p)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err %v, want %q", err, tc.want)
 			}
 		})
 	}
-	if err := CheckProbe(good()); err != nil {
+	if err := checkProbe(good()); err != nil {
 		t.Fatalf("good probe: %v", err)
 	}
-	if err := CheckProbe(nil); err == nil {
+	if err := checkProbe(nil); err == nil {
 		t.Fatal("nil probe accepted")
 	}
 }

@@ -73,7 +73,7 @@ func newPubHarness(t *testing.T, src string) *pubHarness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.hm = health.NewManager(health.Options{Node: cfg.Node, Emit: h.node.Observe})
+	h.hm = health.NewManager(health.Options{Emit: h.node.Observe})
 	h.hm.SetTargets(health.TargetsFromConfig(cfg))
 	snap, err := gslb.NewSnapshot(gslb.Options{Config: cfg, Locator: loc, Now: time.Now()})
 	if err != nil {
@@ -155,8 +155,8 @@ func TestReloadLastStepFailsLeavesOldState(t *testing.T) {
 	if st.Result != "error" || len(st.Errors) != 1 || !strings.Contains(st.Errors[0], "injected fault") || prepared.Load() != 1 {
 		t.Fatalf("reload status %+v (cluster prepared %d times)", st, prepared.Load())
 	}
-	if cur := h.store.Load(); cur.Config() != old.Config() || len(cur.EndpointIDs()) != 1 {
-		t.Errorf("Snapshot changed: config %s, endpoints %v", cur.Config().Hash, cur.EndpointIDs())
+	if cur := h.store.Load(); cur.Config() != old.Config() || len(cur.Endpoints()) != 1 {
+		t.Errorf("Snapshot changed: config %s, endpoints %v", cur.Config().Hash, cur.Endpoints())
 	}
 	if got := h.token.Load(); got != "old-token-0123456789" {
 		t.Errorf("admin token changed to %q", got)
@@ -193,7 +193,7 @@ func TestReloadLastStepFailsLeavesOldState(t *testing.T) {
 	// Without the fault the same file commits everywhere.
 	h.pub.reload.prepareCluster = realPrepare
 	st = h.reloadAndWait()
-	if st.Result != "ok" || h.token.Load() != "new-token-0123456789" || len(h.store.Load().EndpointIDs()) != 2 {
+	if st.Result != "ok" || h.token.Load() != "new-token-0123456789" || len(h.store.Load().Endpoints()) != 2 {
 		t.Fatalf("second reload: %+v, token %q", st, h.token.Load())
 	}
 	waitFor(t, "new target observed", 10*time.Second, func() bool { return len(h.observed()) == 2 })
@@ -237,12 +237,12 @@ func TestSlowReloadKeepsViewsFlowing(t *testing.T) {
 	close(release)
 	// The late result is dropped: the old config stays.
 	waitFor(t, "late result dropped", 10*time.Second, func() bool { return h.pub.reload.dropped.Load() == 1 })
-	if len(h.store.Load().EndpointIDs()) != 1 || h.token.Load() != "old-token-0123456789" {
+	if len(h.store.Load().Endpoints()) != 1 || h.token.Load() != "old-token-0123456789" {
 		t.Fatal("an abandoned reload was applied")
 	}
 	// A reload after it works normally.
 	h.pub.reload.load = realLoad
-	if st := h.reloadAndWait(); st.Result != "ok" || len(h.store.Load().EndpointIDs()) != 2 {
+	if st := h.reloadAndWait(); st.Result != "ok" || len(h.store.Load().Endpoints()) != 2 {
 		t.Fatalf("next reload %+v", st)
 	}
 }

@@ -146,7 +146,6 @@ func serve(ctx context.Context, f flags, hup <-chan os.Signal, log *zap.Logger, 
 		return err
 	}
 	hm := health.NewManager(health.Options{
-		Node:       cfg.Node,
 		Logger:     log.Named("health"),
 		Registerer: reg,
 		Emit:       node.Observe,
