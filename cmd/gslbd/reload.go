@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"reflect"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -210,4 +212,43 @@ func (p *publisher) reloadFailed(start time.Time, err error) {
 	p.reload.last.Store(&reloadStatus{At: time.Now(), Result: "error", Took: time.Since(start).String(),
 		Errors: problems, Hash: p.store.Load().Config().Hash})
 	p.log.Error("config reload refused; the old config keeps serving", zap.Strings("problems", problems))
+}
+
+// listenChanged lists the settings that a reload cannot apply.
+func listenChanged(old, cur *config.Config) []string {
+	var out []string
+	if !slices.Equal(old.Listen.DNS, cur.Listen.DNS) {
+		out = append(out, "listen.dns")
+	}
+	if old.Listen.HTTP != cur.Listen.HTTP {
+		out = append(out, "listen.http")
+	}
+	if old.Listen.UDPSize != cur.Listen.UDPSize {
+		out = append(out, "listen.udp_size")
+	}
+	if old.Listen.TCPIdleTimeout != cur.Listen.TCPIdleTimeout {
+		out = append(out, "listen.tcp_idle_timeout")
+	}
+	if old.Node != cur.Node {
+		out = append(out, "node")
+	}
+	if old.StateFile != cur.StateFile {
+		out = append(out, "state_file")
+	}
+	if !reflect.DeepEqual(old.Hooks, cur.Hooks) {
+		out = append(out, "hooks")
+	}
+	if old.AuditLog != cur.AuditLog {
+		out = append(out, "audit_log")
+	}
+	if old.Listen.UDPWorkers != cur.Listen.UDPWorkers {
+		out = append(out, "listen.udp_workers")
+	}
+	if old.Listen.MaxConns != cur.Listen.MaxConns {
+		out = append(out, "listen.max_conns")
+	}
+	if (old.Listen.HTTPTLS.CertFile == "") != (cur.Listen.HTTPTLS.CertFile == "") {
+		out = append(out, "listen.http_tls") // TLS on or off; new files are followed
+	}
+	return out
 }
