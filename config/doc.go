@@ -19,9 +19,10 @@
 // (CIDREntry.Prefix), the quorum rule is parsed (Cluster.Rule), gossip
 // keys are decoded (Cluster.Secrets), the admin token is resolved
 // (Admin.Secret), and the key, token, CA and GeoIP files are read and
-// checked into it (CAPEM, GeoIP.Files, verified with maxminddb). No
-// other package re-defaults, re-parses or re-validates. Parse does the
-// same without reading any file, for tests and tools.
+// checked into it (CAPEM, GeoIP.Files, verified with maxminddb).
+// Consumers take the model as is: cluster, health, gslb and cmd/gslbd do
+// not re-derive any of these. Parse does the same without reading any
+// file, for tests and tools.
 //
 // Name rules (as in zone files): record names, GSLB names, nameservers,
 // SOA names and targets (CNAME, NS, MX, SRV values and endpoint targets)
