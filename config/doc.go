@@ -18,7 +18,7 @@
 // Record.Parsed, every endpoint has its ID, CIDR map networks are parsed
 // (CIDREntry.Prefix), the quorum rule is parsed (Cluster.Rule), gossip
 // keys are decoded (Cluster.Secrets), the admin token is resolved
-// (Admin.Secret), and the key, token, CA and GeoIP files are read and
+// (Admin.Secret), and the key, token, CA, hook secret and GeoIP files are read and
 // checked into it (CAPEM, GeoIP.Files, verified with maxminddb).
 // Consumers take the model as is: cluster, health, gslb and cmd/gslbd do
 // not re-derive any of these. Parse does the same without reading any

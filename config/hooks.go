@@ -1,7 +1,6 @@
 package config
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"path"
@@ -83,7 +82,7 @@ type Webhook struct {
 	// trimmed); with it every request carries X-Gslbd-Signature:
 	// sha256=<hex of HMAC(key, body)>. Optional but recommended.
 	SecretFile string `yaml:"secret_file"`
-	// Secret is SecretFile's content, read by Parse/Load.
+	// Secret is SecretFile's content, read by Prepare.
 	Secret []byte `yaml:"-"`
 }
 
@@ -184,17 +183,6 @@ func (k *checker) hooks() {
 
 func (k *checker) webhook(p string, w *Webhook) {
 	k.httpURL(p+".url", w.URL)
-	if w.SecretFile == "" {
-		return
-	}
-	b, err := readSmallFile(w.SecretFile, maxSecretBytes)
-	if err != nil {
-		k.p.add(p+".secret_file", "%v", err)
-		return
-	}
-	if w.Secret = bytes.TrimSpace(b); len(w.Secret) == 0 {
-		k.p.add(p+".secret_file", "%s is empty", w.SecretFile)
-	}
 }
 
 func (k *checker) command(p string, c *Command) {

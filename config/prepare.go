@@ -43,8 +43,8 @@ const MaxFileSize = 64 << 20
 // (endpoint IDs, parsed networks, the quorum rule, decoded gossip keys)
 // and validates, like Parse, and then reads and checks every file the
 // config names: cluster.key_file, admin.token_file, every ca_file (PEM
-// certificates) and every geoip database (read into memory and verified
-// with maxminddb's Verify). Their contents land in the Config, so no
+// certificates), every hook's secret_file and every geoip database (read
+// into memory and verified with maxminddb's Verify). Their contents land in the Config, so no
 // other part opens them again. `gslbd check`, start and reload all run
 // Prepare; a file it accepts, they accept.
 //
@@ -113,6 +113,19 @@ func resolveFiles(c *Config, p *problems) {
 					e.Readiness.CAPEM = readCA(ep+".readiness.ca_file", e.Readiness.CAFile)
 				}
 			}
+		}
+	}
+	for i := range c.Hooks {
+		w := c.Hooks[i].Webhook
+		if w == nil || w.SecretFile == "" {
+			continue
+		}
+		path := fmt.Sprintf("hooks[%d].webhook.secret_file", i)
+		b, err := readSmallFile(w.SecretFile, maxSecretBytes)
+		if err != nil {
+			p.add(path, "%v", err)
+		} else if w.Secret = bytes.TrimSpace(b); len(w.Secret) == 0 {
+			p.add(path, "%s is empty", w.SecretFile)
 		}
 	}
 	for i, path := range c.GeoIP.Databases {
@@ -197,6 +210,11 @@ func fingerprint(c *Config, data []byte) string {
 	}
 	write("key_file", []byte(strings.Join(c.Cluster.Keys, "\n")))
 	write("token", []byte(c.Admin.Secret))
+	for _, h := range c.Hooks {
+		if h.Webhook != nil {
+			write("hook secret", h.Webhook.Secret)
+		}
+	}
 	for _, f := range c.GeoIP.Files {
 		write(f.Path, f.Data)
 	}
