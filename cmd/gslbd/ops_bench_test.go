@@ -26,7 +26,7 @@ func BenchmarkHookLatency(b *testing.B) {
 		b.Fatal(err)
 	}
 	cfg := fmt.Sprintf(`node: bench
-admin: {token: t}
+admin: {token: bench-admin-token-0123}
 regions:
   - {name: r1, latitude: 39.0, longitude: -77.5}
   - {name: r2, latitude: 53.3, longitude: -6.3}
@@ -57,15 +57,15 @@ hooks:
 	b.ResetTimer()
 	for i := range b.N {
 		wantWP := 2*i + 1
-		if code := n.post("/api/v1/regions/r1/drain", "t", ""); code != 200 {
+		if code := n.post("/api/v1/regions/r1/drain", "bench-admin-token-0123", ""); code != 200 {
 			b.Fatalf("drain: %d", code)
 		}
 		waitFor(b, "failover hook", 10*time.Second, func() bool { return len(sink.events(gslb.ChangeWritePrimary)) >= wantWP })
-		if code := n.post("/api/v1/regions/r1/undrain", "t", ""); code != 200 {
+		if code := n.post("/api/v1/regions/r1/undrain", "bench-admin-token-0123", ""); code != 200 {
 			b.Fatalf("undrain: %d", code)
 		}
 		waitFor(b, "r1 ready again", 10*time.Second, func() bool { return n.endpoint("r1@db.gslb.test").State == gslb.Ready })
-		if code := n.post("/api/v1/names/db.gslb.test/active", "t", `{"region":"r1"}`); code != 200 {
+		if code := n.post("/api/v1/names/db.gslb.test/active", "bench-admin-token-0123", `{"region":"r1"}`); code != 200 {
 			b.Fatalf("set active: %d", code)
 		}
 		waitFor(b, "failback hook", 10*time.Second, func() bool { return len(sink.events(gslb.ChangeWritePrimary)) >= wantWP+1 })

@@ -172,7 +172,7 @@ func TestPostgresPromotionHook(t *testing.T) {
 	}
 	dir := t.TempDir()
 	cfg := fmt.Sprintf(`node: pg-test
-admin: {token: s3cret}
+admin: {token: s3cret-promotion-hook-test}
 audit_log: {path: %[1]s/audit.jsonl}
 regions:
   - {name: us-east, latitude: 39.0, longitude: -77.5}

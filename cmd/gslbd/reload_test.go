@@ -81,8 +81,13 @@ func newPubHarness(t *testing.T, src string) *pubHarness {
 	}
 	h.store.Swap(snap)
 	h.token.Store(cfg.Admin.Secret)
+	opsHooks, err := newOps(cfg, log, h.reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(opsHooks.close)
 	h.pub = &publisher{store: h.store, views: views, hup: h.hup, reload: newReloader(cs.load, h.node.PrepareReload),
-		log: log, m: newMetrics(h.reg), health: h.hm, cluster: h.node, state: &stateFile{log: log},
+		log: log, m: newMetrics(h.reg), health: h.hm, cluster: h.node, state: &stateFile{log: log}, ops: opsHooks,
 		setToken: func(s string) { h.token.Store(s) }}
 	h.pub.m.configLoaded(cfg)
 
