@@ -1,7 +1,6 @@
 package config
 
 import (
-	"crypto/tls"
 	"fmt"
 	"net"
 	"net/netip"
@@ -57,12 +56,6 @@ func (k *checker) harden() {
 		k.p.add("listen.http_tls", "cert_file and key_file go together")
 	case l.HTTP == "":
 		k.p.add("listen.http_tls", "set, but the HTTP listener is off")
-	default:
-		// Loaded here so that check, start and reload refuse a pair that
-		// does not load; the listener loads it again when it serves.
-		if _, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile); err != nil {
-			k.p.add("listen.http_tls", "cannot load the certificate and key: %v", err)
-		}
 	}
 
 	cl := &k.c.Cluster

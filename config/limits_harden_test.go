@@ -28,7 +28,7 @@ zones:
 		{"allow with wildcard bind", "cluster:\n  bind: 0.0.0.0:7946\n  allow: [\"10.0.0.0/8\"]\n", "cluster.allow"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := Parse([]byte(base+tc.yaml), "test.yaml")
+			_, err := Prepare([]byte(base+tc.yaml), "test.yaml")
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err = %v, want a problem at %s", err, tc.want)
 			}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/sha256"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
@@ -126,6 +127,21 @@ func resolveFiles(c *Config, p *problems) {
 			p.add(path, "%v", err)
 		} else if w.Secret = bytes.TrimSpace(b); len(w.Secret) == 0 {
 			p.add(path, "%s is empty", w.SecretFile)
+		}
+	}
+	// The TLS pair is loaded here so that check, start and reload refuse
+	// one that does not load; the listener loads it again when it serves.
+	if t := c.Listen.HTTPTLS; t.CertFile != "" && t.KeyFile != "" && c.Listen.HTTP != "" {
+		cert, err := readSmallFile(t.CertFile, maxCAFile)
+		var key []byte
+		if err == nil {
+			key, err = readSmallFile(t.KeyFile, maxCAFile)
+		}
+		if err == nil {
+			_, err = tls.X509KeyPair(cert, key)
+		}
+		if err != nil {
+			p.add("listen.http_tls", "cannot load the certificate and key: %v", err)
 		}
 	}
 	for i, path := range c.GeoIP.Databases {

@@ -62,6 +62,10 @@ var parityCases = []parityCase{
 		want: "hooks[0].webhook.secret_file"},
 	{name: "empty hook secret_file", extra: "hooks: [{name: pager, webhook: {url: 'http://127.0.0.1:9/hook', secret_file: DIR/secret}}]\n",
 		files: map[string]string{"secret": "  \n"}, want: "is empty"},
+	{name: "missing TLS certificate", extra: "listen: {dns: ['127.0.0.1:0'], http: '127.0.0.1:0', http_tls: {cert_file: DIR/cert.pem, key_file: DIR/key.pem}}\n",
+		want: "listen.http_tls: cannot load the certificate and key"},
+	{name: "TLS key is a FIFO", extra: "listen: {dns: ['127.0.0.1:0'], http: '127.0.0.1:0', http_tls: {cert_file: DIR/cert.pem, key_file: DIR/fifo}}\n",
+		files: map[string]string{"cert.pem": "x"}, fifo: "fifo", want: "is not a regular file"},
 	{name: "cidr_map unknown region", extra: "geoip: {cidr_map: [{network: 10.0.0.0/8, region: mars}]}\n", want: `unknown region "mars"`},
 	{name: "stale_after not above refresh", extra: "cluster: {refresh: 5s, stale_after: 5s}\n", want: "must be longer than refresh"},
 	{name: "seeds without bind", extra: "cluster: {seeds: ['127.0.0.1:1'], keys: ['ONl+pNYnqqGHlNTUKjLv1YrEc/kLiatZLX40uMbbIus=']}\n",
@@ -97,6 +101,9 @@ func writeParityCase(t *testing.T, c parityCase) string {
 		}
 	}
 	src := parityBase
+	if strings.HasPrefix(c.extra, "listen:") { // replaces the base's listen line
+		src = strings.Replace(src, "listen: {dns: [\"127.0.0.1:0\"], http: \"127.0.0.1:0\"}\n", "", 1)
+	}
 	if strings.HasPrefix(c.extra, "  - apex:") {
 		src += c.extra
 	} else {
