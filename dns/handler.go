@@ -55,10 +55,12 @@ type handler struct {
 	udpSize uint16
 	log     *zap.Logger
 	m       *metrics
+	rrl     *RRL // nil: no rate limiting
+	cookies *Cookies
 }
 
 func newHandler(load func() Answerer, o Options, m *metrics) *handler {
-	return &handler{load: load, udpSize: o.UDPSize, log: o.Logger, m: m}
+	return &handler{load: load, udpSize: o.UDPSize, log: o.Logger, m: m, rrl: o.RRL, cookies: o.Cookies}
 }
 
 // ServeDNS is the one request path: respond builds the reply, write
@@ -74,10 +76,19 @@ func (h *handler) ServeDNS(w mdns.ResponseWriter, req *mdns.Msg) {
 			h.writeAfterPanic(w, req, proto, start)
 		}
 	}()
-	resp := h.respond(req, remoteAddr(w))
+	src := remoteAddr(w)
+	resp, ck := h.respond(req, src, start)
 	if resp == nil {
 		h.m.shared.dropped[dropResponseIdx].Add(1)
 		return
+	}
+	// Rate limiting: UDP only (a TCP client proved its address), and never
+	// for a client that returned a valid server cookie.
+	if h.rrl != nil && proto == protoUDP && ck != cookieValid {
+		if resp = h.limit(req, resp, src, ck, start); resp == nil {
+			h.m.dropped.WithLabelValues(dropRateLimit).Inc()
+			return
+		}
 	}
 	h.write(w, req, resp, proto, start)
 }
@@ -96,53 +107,75 @@ func (h *handler) writeAfterPanic(w mdns.ResponseWriter, req *mdns.Msg, proto st
 	h.write(w, req, reply(req, mdns.RcodeServerFailure), proto, start)
 }
 
-// respond turns a request into its reply, or nil when no reply may be sent.
-// src is the socket's remote address (invalid when unknown).
-func (h *handler) respond(req *mdns.Msg, src netip.Addr) *mdns.Msg {
+// respond turns a request into its reply, or nil when no reply may be sent,
+// and says what the query's DNS cookie showed. src is the socket's remote
+// address (invalid when unknown).
+func (h *handler) respond(req *mdns.Msg, src netip.Addr, now time.Time) (*mdns.Msg, cookieStatus) {
 	if req.Response {
-		return nil
+		return nil, cookieNone
 	}
 	if req.Opcode != mdns.OpcodeQuery {
-		return reply(req, mdns.RcodeNotImplemented)
+		return reply(req, mdns.RcodeNotImplemented), cookieNone
 	}
 	if len(req.Question) != 1 {
-		return reply(req, mdns.RcodeFormatError)
+		return reply(req, mdns.RcodeFormatError), cookieNone
 	}
 	resp := reply(req, mdns.RcodeSuccess)
 
 	opt, nopt := findOPT(req)
 	if nopt > 1 { // RFC 6891 §6.1.1
 		resp.Rcode = mdns.RcodeFormatError
-		return resp
+		return resp, cookieNone
 	}
 	var ours *mdns.OPT
+	var ck cookieQuery
 	if opt != nil {
 		ours = h.newOPT()
 		resp.Extra = append(resp.Extra, ours)
 		if opt.Version() != 0 { // RFC 6891 §6.1.3
 			resp.Rcode = mdns.RcodeBadVers
-			return resp
+			return resp, cookieNone
+		}
+		ck = h.readCookie(opt, src, now)
+		h.m.cookies[ck.status].Inc()
+		switch ck.status {
+		case cookieMalformed: // RFC 7873 §5.2.2
+			resp.Rcode = mdns.RcodeFormatError
+			return resp, ck.status
+		case cookieNone:
+		default:
+			ours.Option = append(ours.Option, h.replyCookie(&ck, src, now))
 		}
 	}
+	h.answer(req, resp, opt, ours, src)
+	return resp, ck.status
+}
+
+// answer fills resp for the one question of req; opt and ours are the
+// query's and the reply's OPT (nil without EDNS).
+func (h *handler) answer(req, resp *mdns.Msg, opt, ours *mdns.OPT, src netip.Addr) {
 	ecs, err := findECS(opt)
 	if err != nil {
 		resp.Rcode = mdns.RcodeFormatError
-		return resp
+		return
 	}
 
 	q := req.Question[0]
 	if q.Qclass != mdns.ClassINET && q.Qclass != mdns.ClassCHAOS {
 		resp.Rcode = mdns.RcodeRefused
-		return resp
+		return
 	}
 	a := h.load()
 	if a == nil { // nothing published yet
 		resp.Rcode = mdns.RcodeServerFailure
-		return resp
+		return
+	}
+	if opt != nil && a.NodeName() != "" && wantsNSID(opt) {
+		ours.Option = append(ours.Option, nsidOption(a.NodeName()))
 	}
 	if q.Qclass == mdns.ClassCHAOS {
 		chaos(resp, q, a)
-		return resp
+		return
 	}
 
 	client := gslb.Client{Addr: src, SourcePrefix: src.BitLen()}
@@ -157,7 +190,6 @@ func (h *handler) respond(req *mdns.Msg, src netip.Addr) *mdns.Msg {
 	if ecs != nil {
 		ours.Option = append(ours.Option, ecs.reply(ans.Scope))
 	}
-	return resp
 }
 
 // fill maps an Answer and its error onto the reply: this is the one place

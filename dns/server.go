@@ -62,6 +62,12 @@ type Options struct {
 	// TCPLimits cap the open TCP connections over all addresses, in total
 	// and per source. Zero values mean no cap.
 	TCPLimits connlimit.Limits
+	// RRL rate-limits UDP replies; nil turns rate limiting off. Its owner
+	// runs RRL.Run and may Reconfigure it.
+	RRL *RRL
+	// Cookies issues and checks DNS server cookies. Nil uses a random
+	// secret, so cookies validate on this process only.
+	Cookies *Cookies
 }
 
 func (o Options) withDefaults() Options {
@@ -83,6 +89,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
+	}
+	if o.Cookies == nil {
+		o.Cookies = NewCookies(nil)
 	}
 	return o
 }

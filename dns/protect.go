@@ -1,0 +1,142 @@
+package dns
+
+import (
+	"encoding/hex"
+	"net/netip"
+	"time"
+
+	mdns "github.com/miekg/dns"
+)
+
+// This file joins RRL, cookies and NSID to the full (miekg) path. The
+// wire-level parts live in rrl.go and cookie.go, so that a UDP fast path
+// can call them on raw packets without allocating.
+
+// cookieQuery is what the full path learnt from a query's COOKIE option.
+type cookieQuery struct {
+	status cookieStatus
+	renew  bool
+	data   [cookieMaxLen]byte // the option as received
+	n      int
+}
+
+// client is the query's client cookie (only for client_only, bad, valid).
+func (q *cookieQuery) client() []byte { return q.data[:cookieClientLen] }
+
+// readCookie finds the COOKIE option of a query and checks it. More than
+// one COOKIE option is malformed, as is one that is not hex-decodable.
+func (h *handler) readCookie(opt *mdns.OPT, src netip.Addr, now time.Time) cookieQuery {
+	var q cookieQuery
+	for _, o := range opt.Option {
+		c, ok := o.(*mdns.EDNS0_COOKIE)
+		if !ok {
+			continue
+		}
+		if q.status != cookieNone || len(c.Cookie) > 2*cookieMaxLen || len(c.Cookie)%2 != 0 {
+			q.status = cookieMalformed
+			return q
+		}
+		n, err := hex.Decode(q.data[:], []byte(c.Cookie))
+		if err != nil {
+			q.status = cookieMalformed
+			return q
+		}
+		q.n = n
+		q.status, q.renew = h.cookies.check(q.data[:n], src, uint32(now.Unix()))
+	}
+	return q
+}
+
+// replyCookie is the COOKIE option for the reply: the query's own cookie
+// echoed when it is valid and need not be renewed, else a fresh one.
+func (h *handler) replyCookie(q *cookieQuery, src netip.Addr, now time.Time) mdns.EDNS0 {
+	var data []byte
+	if q.status == cookieValid && !q.renew {
+		data = append([]byte(nil), q.data[:q.n]...)
+	} else {
+		data = h.cookies.appendCookie(make([]byte, 0, cookieClientLen+cookieServerLen), q.client(), src, uint32(now.Unix()))
+	}
+	return &mdns.EDNS0_LOCAL{Code: mdns.EDNS0COOKIE, Data: data}
+}
+
+// wantsNSID says whether the query asks for the server's NSID (RFC 5001).
+func wantsNSID(opt *mdns.OPT) bool {
+	for _, o := range opt.Option {
+		if o.Option() == mdns.EDNS0NSID {
+			return true
+		}
+	}
+	return false
+}
+
+// nsidOption answers NSID with the node name, so an operator can tell
+// which node of an anycast or round-robin set answered.
+func nsidOption(node string) mdns.EDNS0 {
+	return &mdns.EDNS0_NSID{Code: mdns.EDNS0NSID, Nsid: hex.EncodeToString([]byte(node))}
+}
+
+// limit applies RRL to a UDP reply: it returns resp unchanged, nil to
+// drop it, or the slip reply. A slipped reply is empty with TC=1, so a
+// real client retries over TCP; when the query had a client cookie it is
+// BADCOOKIE with a fresh server cookie instead (the reply's OPT already
+// has it), so the client retries over UDP with a cookie that exempts it.
+// Replies to clients with a valid server cookie never get here.
+func (h *handler) limit(req, resp *mdns.Msg, src netip.Addr, ck cookieStatus, now time.Time) *mdns.Msg {
+	cls, name, qtype := classify(req, resp)
+	var wire [maxNameWire + 1]byte
+	n := 0
+	if name != "" {
+		var err error
+		if n, err = mdns.PackDomainName(name, wire[:], 0, nil, false); err != nil {
+			n = 0
+		}
+	}
+	switch h.rrl.account(now, src, cls, wire[:n], qtype) {
+	case rrlDrop:
+		return nil
+	case rrlSlip:
+		slip := reply(req, mdns.RcodeSuccess)
+		slip.Extra = keepOPT(resp.Extra)
+		if ck == cookieClientOnly || ck == cookieBad {
+			slip.Rcode = mdns.RcodeBadCookie
+		} else {
+			slip.Truncated = true
+		}
+		return slip
+	}
+	return resp
+}
+
+// classify gives the RRL class of a reply and the name it is keyed by:
+// answers by query name and type, NXDOMAIN by the zone (the SOA owner in
+// the authority section), errors by nothing but the client prefix.
+func classify(req, resp *mdns.Msg) (cls rrlClass, name string, qtype uint16) {
+	switch resp.Rcode {
+	case mdns.RcodeSuccess:
+		if len(req.Question) != 1 {
+			return rrlError, "", 0
+		}
+		return rrlResponse, req.Question[0].Name, req.Question[0].Qtype
+	case mdns.RcodeNameError:
+		for _, rr := range resp.Ns {
+			if rr.Header().Rrtype == mdns.TypeSOA {
+				return rrlNXDomain, rr.Header().Name, 0
+			}
+		}
+		if len(req.Question) == 1 {
+			return rrlNXDomain, req.Question[0].Name, 0
+		}
+	}
+	return rrlError, "", 0
+}
+
+// wireNameString is a wire-form name in presentation form, for logs.
+func wireNameString(name []byte) string {
+	s, _, err := mdns.UnpackDomainName(name, 0)
+	if err != nil {
+		return "(bad name)"
+	}
+	return s
+}
+
+func typeString(t uint16) string { return mdns.Type(t).String() }
