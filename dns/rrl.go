@@ -323,11 +323,12 @@ func (r *RRL) account(now time.Time, src netip.Addr, cls rrlClass, name []byte, 
 		b.balance = int32(min(int64(b.balance)+elapsed*int64(rate), int64(rate)))
 		b.last = sec
 	}
-	// Debit this reply; the debt is bounded by the window, so a flood that
-	// stops is forgiven after at most Window seconds.
-	b.balance = int32(max(int64(b.balance)-1, -s.window*int64(rate)))
+	// Debit this reply. The debt is bounded so that a prefix that goes
+	// quiet has its rate back after at most Window seconds.
+	next := int64(b.balance) - 1
+	b.balance = int32(max(next, 1-s.window*int64(rate)))
 	act, started, stopped := rrlSend, false, uint32(0)
-	if b.balance < 0 {
+	if next < 0 {
 		b.limited++
 		started = b.limited == 1
 		act = rrlDrop
