@@ -1,10 +1,10 @@
 # gslbd — make test installs what the tests need, then runs every check.
 SHELL := /bin/bash
 GO ?= go
-# Debian packages the tests drive for real: dig, Unbound, PostgreSQL,
-# Chromium (dashboard browser test), dnsperf (bench/) and util-linux
-# (prlimit, for the descriptor-exhaustion tests).
-APT_PKGS := bind9-dnsutils unbound postgresql chromium dnsperf ca-certificates util-linux
+# Debian packages the tests drive for real: dig, kdig (DNS cookie tests),
+# Unbound, PostgreSQL, Chromium (dashboard browser test), dnsperf (bench/)
+# and util-linux (prlimit, for the descriptor-exhaustion tests).
+APT_PKGS := bind9-dnsutils knot-dnsutils unbound postgresql chromium dnsperf ca-certificates util-linux
 # Only the benchmarks need these: gdnsd for bench/compare.sh.
 BENCH_APT_PKGS := gdnsd dnsperf
 STATICCHECK := $(shell $(GO) env GOPATH)/bin/staticcheck

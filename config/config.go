@@ -40,6 +40,10 @@ type Config struct {
 	Hooks []Hook `yaml:"hooks"`
 	// AuditLog records admin actions and write-primary changes.
 	AuditLog AuditLog `yaml:"audit_log"`
+	// RRL rate-limits UDP replies (see RRL); absent means off.
+	RRL *RRL `yaml:"rrl"`
+	// Cookies holds the DNS cookie secrets shared by the cluster.
+	Cookies Cookies `yaml:"cookies"`
 
 	// Warnings are risks in a valid config that an operator should know
 	// (gslbd check prints them, start logs them); set by Parse.

@@ -61,6 +61,7 @@ func check(c *Config, p *problems) {
 	k.hooks()
 	k.auditLog()
 	k.harden()
+	k.protection()
 	if len(c.VersionBind) > 255 {
 		p.add("version_bind", "must be at most 255 bytes")
 	}

@@ -29,6 +29,7 @@ type publisher struct {
 	cluster  *cluster.Node
 	state    *stateFile
 	ops      *ops
+	protect  *protection
 	setToken func(string)
 	// firstRound is closed after this node's first full probe round;
 	// startupLimit bounds the wait for it and for peer sync (see

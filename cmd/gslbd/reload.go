@@ -198,6 +198,7 @@ func (p *publisher) reloadDone(ctx context.Context, res reloadResult) {
 	p.m.configLoaded(cfg)
 	p.m.reload("ok")
 	restart = append(restart, listenChanged(cur.Config(), cfg)...)
+	restart = append(restart, p.protect.reload(cfg)...)
 	took := time.Since(res.start)
 	r.last.Store(&reloadStatus{At: time.Now(), Result: "ok", Took: took.String(), Restart: restart, Hash: cfg.Hash})
 	if len(restart) > 0 {

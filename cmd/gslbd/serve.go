@@ -65,6 +65,10 @@ func serve(ctx context.Context, f flags, hup <-chan os.Signal, log *zap.Logger, 
 	}
 	log.Info("connection caps", capFields(caps, nofile)...)
 
+	protect, err := newProtection(cfg, log.Named("dns"), reg)
+	if err != nil {
+		return err
+	}
 	dnsSrv, err := dns.NewServer(dns.Options{
 		Addrs:          cfg.Listen.DNS,
 		Source:         store,
@@ -74,6 +78,8 @@ func serve(ctx context.Context, f flags, hup <-chan os.Signal, log *zap.Logger, 
 		TCPLimits:      caps.dns,
 		Logger:         log.Named("dns"),
 		Registerer:     reg,
+		RRL:            protect.rrl,
+		Cookies:        protect.cookies,
 	})
 	if err != nil {
 		return err
@@ -143,7 +149,7 @@ func serve(ctx context.Context, f flags, hup <-chan os.Signal, log *zap.Logger, 
 
 	pub := &publisher{
 		store: store, views: views, hup: hup, reload: rl, log: log.Named("publisher"), m: m,
-		health: hm, cluster: node, state: state, ops: opsHooks,
+		health: hm, cluster: node, state: state, ops: opsHooks, protect: protect,
 		firstRound: hm.FirstRound(), startupLimit: cfg.Cluster.StartupLimit.D(),
 		setToken: func(t string) {
 			if devToken == "" {
@@ -167,7 +173,7 @@ func serve(ctx context.Context, f flags, hup <-chan os.Signal, log *zap.Logger, 
 
 	serving = true
 	err = runParts(ctx, runningParts{hm: hm, node: node, dnsSrv: dnsSrv, httpSrv: httpSrv, httpLn: httpLn,
-		pub: pub, ops: opsHooks, stopping: &stopping, lameDuck: f.lameDuck, log: log})
+		pub: pub, ops: opsHooks, protect: protect, stopping: &stopping, lameDuck: f.lameDuck, log: log})
 	if err == nil {
 		log.Info("stopped")
 	}

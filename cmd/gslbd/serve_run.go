@@ -26,6 +26,7 @@ type runningParts struct {
 	httpLn   net.Listener // nil without an HTTP listener
 	pub      *publisher
 	ops      *ops
+	protect  *protection
 	stopping *atomic.Bool
 	lameDuck time.Duration
 	log      *zap.Logger
@@ -45,6 +46,7 @@ func runParts(ctx context.Context, p runningParts) error {
 	g.Go(func() error { return p.hm.Run(gctx) })
 	g.Go(func() error { return p.node.Run(clusterCtx) })
 	g.Go(func() error { return p.dnsSrv.Serve(dnsCtx) })
+	g.Go(func() error { return p.protect.run(dnsCtx) })
 	if p.httpLn != nil {
 		g.Go(func() error {
 			if err := p.httpSrv.Serve(p.httpLn); !errors.Is(err, http.ErrServerClosed) {
