@@ -29,7 +29,10 @@
 // are relative to the zone apex unless they end with "."; "@" is the apex.
 //
 // Defaults: a zero value means "unset" and takes its default; where a
-// written 0 would be a mistake (rise, fall) the key's presence is checked.
+// written 0 would be a mistake (rise, fall) the key's presence is checked,
+// as it is where a written 0 means something (rrl.slip 0 drops every
+// limited reply, rrl.errors_per_second 0 does not limit errors). The rrl
+// section is a pointer: absent, rate limiting is off.
 // An unset probe timeout takes the health default but at most half the
 // interval. A failover (or write) name without order uses the regions of
 // its endpoints in endpoint order. cluster.refresh (default the largest

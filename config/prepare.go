@@ -44,7 +44,8 @@ const MaxFileSize = 64 << 20
 // (endpoint IDs, parsed networks, the quorum rule, decoded gossip keys)
 // and validates, like Parse, and then reads and checks every file the
 // config names: cluster.key_file, admin.token_file, every ca_file (PEM
-// certificates), every hook's secret_file and every geoip database (read
+// certificates), every hook's secret_file, cookies.secret_file and every
+// geoip database (read
 // into memory and verified with maxminddb's Verify). Their contents land in the Config, so no
 // other part opens them again. `gslbd check`, start and reload all run
 // Prepare; a file it accepts, they accept.
@@ -72,6 +73,9 @@ func resolveFiles(c *Config, p *problems) {
 		keyFile(c, p)
 	}
 	c.Cluster.Secrets = decodeKeys(c.Cluster.Keys)
+	if c.Cookies.SecretFile != "" {
+		cookieSecretFile(&c.Cookies, p)
+	}
 	if f := c.Admin.TokenFile; f != "" {
 		data, err := readSmallFile(f, maxTokenFile)
 		if err != nil {
@@ -226,6 +230,7 @@ func fingerprint(c *Config, data []byte) string {
 	}
 	write("key_file", []byte(strings.Join(c.Cluster.Keys, "\n")))
 	write("token", []byte(c.Admin.Secret))
+	write("cookie secrets", []byte(strings.Join(c.Cookies.Secrets, "\n")))
 	for _, h := range c.Hooks {
 		if h.Webhook != nil {
 			write("hook secret", h.Webhook.Secret)

@@ -69,7 +69,7 @@ type Cookies struct {
 	// adding the new secret second on every node, then moving it first,
 	// then, an hour later, dropping the old one.
 	Secrets []string `yaml:"secrets"`
-	// SecretFile holds one secret per line ('#' comments allowed); Parse
+	// SecretFile holds one secret per line ('#' comments allowed); Prepare
 	// reads it and appends its secrets to Secrets.
 	SecretFile string `yaml:"secret_file"`
 }
@@ -160,12 +160,15 @@ func (k *checker) cookies(c *Cookies) {
 			k.p.add(fmt.Sprintf("cookies.secrets[%d]", i), "%v", err)
 		}
 	}
-	if c.SecretFile == "" {
-		return
-	}
-	data, err := readSmallFile(c.SecretFile, 64<<10)
+}
+
+// cookieSecretFile reads cookies.secret_file (one secret a line, '#'
+// comments) and appends its secrets to Secrets; Prepare runs it with the
+// other named files.
+func cookieSecretFile(c *Cookies, p *problems) {
+	data, err := readSmallFile(c.SecretFile, maxKeyFile)
 	if err != nil {
-		k.p.add("cookies.secret_file", "cannot read secret file: %v", err)
+		p.add("cookies.secret_file", "cannot read secret file: %v", err)
 		return
 	}
 	sc := bufio.NewScanner(bytes.NewReader(data))
@@ -178,15 +181,15 @@ func (k *checker) cookies(c *Cookies) {
 		}
 		found++
 		if err := checkCookieSecret(line); err != nil {
-			k.p.add("cookies.secret_file", "%s line %d: %v", c.SecretFile, n, err)
+			p.add("cookies.secret_file", "%s line %d: %v", c.SecretFile, n, err)
 			continue
 		}
 		c.Secrets = append(c.Secrets, line)
 	}
 	if err := sc.Err(); err != nil {
-		k.p.add("cookies.secret_file", "reading %s: %v", c.SecretFile, err)
+		p.add("cookies.secret_file", "reading %s: %v", c.SecretFile, err)
 	} else if found == 0 {
-		k.p.add("cookies.secret_file", "%s holds no secrets", c.SecretFile)
+		p.add("cookies.secret_file", "%s holds no secrets", c.SecretFile)
 	}
 }
 
@@ -203,7 +206,7 @@ func checkCookieSecret(s string) error {
 }
 
 // SecretBytes decodes Secrets (secret_file's are already appended by
-// Parse), the one making new cookies first. A validated config has only
+// Prepare), the one making new cookies first. A validated config has only
 // decodable secrets; others are skipped.
 func (c Cookies) SecretBytes() [][16]byte {
 	var out [][16]byte

@@ -26,17 +26,33 @@
 // write names, takes the full path. A differential fuzz test
 // (FuzzFastPath) holds the two to the same bytes.
 //
+// # Anti-amplification
+//
+// Response rate limiting (rrl.go), DNS Cookies with the RFC 9018 server
+// cookie (cookie.go) and NSID (RFC 5001) are part of the same path. The
+// full path applies RRL at one point, in ServeDNS after the reply is
+// built: UDP only, never to a client that returned a valid server cookie.
+// The RRL and cookie cores work on wire data (netip.Addr, wire-form names,
+// raw COOKIE option bytes) and do not allocate, so a UDP fast path calls
+// RRL.account, Cookies.check and Cookies.appendCookie directly; protect.go
+// is the full path's glue around them.
+//
 // # Concurrency
 //
 // UDP is served by our own workers (udp.go): Options.UDPWorkers sockets
 // per address bound with SO_REUSEPORT, each read and written by one
 // goroutine in batches (recvmmsg/sendmmsg on Linux) with buffers it owns;
 // there is no goroutine per packet. TCP is served by miekg/dns, each
-// connection on its own goroutine. The handler holds no mutable state: it
-// reads an immutable Snapshot through Source.Load, so queries never wait
-// for each other nor for the publisher that swaps Snapshots. Serve returns
+// connection on its own goroutine. The handler holds no mutable state of
+// its own: it reads an immutable Snapshot through Source.Load, so queries
+// never wait for each other nor for the publisher that swaps Snapshots. Serve returns
 // after its context is done and in-flight queries finished (bounded by
 // Options.ShutdownTimeout); a UDP worker answers the batch it holds before
 // it stops. Metrics are per-shard atomics summed at scrape time; nothing
 // is logged per query at info level.
+//
+// The RRL table is the one piece of mutable state queries share: a
+// fixed-size array of buckets, each set guarded by one of 1024 striped
+// locks held for a few dozen nanoseconds; settings and cookie secrets are
+// swapped whole through atomic pointers on reload.
 package dns

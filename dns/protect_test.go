@@ -1,0 +1,123 @@
+package dns
+
+import (
+	"encoding/hex"
+	"net/netip"
+	"testing"
+	"time"
+
+	mdns "github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/gslbd/gslbd/gslb"
+)
+
+// TestLimitClassify: which bucket a full-path reply is charged to.
+func TestLimitClassify(t *testing.T) {
+	q := query("www."+zone, mdns.TypeAAAA)
+	nx := reply(q, mdns.RcodeNameError)
+	nx.Ns = append(nx.Ns, &mdns.SOA{Hdr: mdns.RR_Header{Name: zone, Rrtype: mdns.TypeSOA, Class: mdns.ClassINET}})
+	for _, tc := range []struct {
+		name  string
+		resp  *mdns.Msg
+		cls   rrlClass
+		key   string
+		qtype uint16
+	}{
+		{"answer", reply(q, mdns.RcodeSuccess), rrlResponse, "www." + zone, mdns.TypeAAAA},
+		{"NXDOMAIN by zone", nx, rrlNXDomain, zone, 0},
+		{"NXDOMAIN without SOA by name", reply(q, mdns.RcodeNameError), rrlNXDomain, "www." + zone, 0},
+		{"REFUSED", reply(q, mdns.RcodeRefused), rrlError, "", 0},
+		{"SERVFAIL", reply(q, mdns.RcodeServerFailure), rrlError, "", 0},
+	} {
+		cls, key, qtype := classify(q, tc.resp)
+		if cls != tc.cls || key != tc.key || qtype != tc.qtype {
+			t.Errorf("%s: %v %q %d, want %v %q %d", tc.name, cls, key, qtype, tc.cls, tc.key, tc.qtype)
+		}
+	}
+}
+
+// TestLimitSlipReplies: a slipped reply is empty with TC=1, or BADCOOKIE
+// carrying a fresh cookie when the query had a client cookie; TCP is not
+// limited at all.
+func TestLimitSlipReplies(t *testing.T) {
+	c := testRRLConfig()
+	c.ResponsesPerSecond, c.Slip = 1, 1
+	r, _, _ := newTestRRL(t, c)
+	h, _ := newTestHandler(loaderOf(wwwAnswerer()), Options{RRL: r})
+
+	plain := withEDNS(query("www."+zone, mdns.TypeA), 1232)
+	if m := exchange(t, h, plain, udpWriter()); len(m.Answer) != 1 {
+		t.Fatalf("first reply: %v", m)
+	}
+	m := exchange(t, h, plain, udpWriter())
+	if !m.Truncated || len(m.Answer) != 0 || m.Rcode != mdns.RcodeSuccess || m.IsEdns0() == nil {
+		t.Fatalf("slipped reply: %v", m)
+	}
+	withCookie := withEDNS(query("www."+zone, mdns.TypeA), 1232, &mdns.EDNS0_COOKIE{Code: mdns.EDNS0COOKIE, Cookie: "0102030405060708"})
+	m = exchange(t, h, withCookie, udpWriter())
+	if m.Rcode != mdns.RcodeBadCookie || m.Truncated || len(m.Answer) != 0 || len(replyCookieHex(m)) != 48 {
+		t.Fatalf("slipped reply to a client cookie: %v", m)
+	}
+	// The client retries with the server cookie it was given: answered.
+	retry := withEDNS(query("www."+zone, mdns.TypeA), 1232, &mdns.EDNS0_COOKIE{Code: mdns.EDNS0COOKIE, Cookie: replyCookieHex(m)})
+	if m := exchange(t, h, retry, udpWriter()); len(m.Answer) != 1 || m.Rcode != mdns.RcodeSuccess {
+		t.Fatalf("retry with the server cookie: %v", m)
+	}
+	for range 5 {
+		if m := exchange(t, h, plain, tcpWriter()); len(m.Answer) != 1 || m.Truncated {
+			t.Fatalf("TCP limited: %v", m)
+		}
+	}
+}
+
+// BenchmarkServeDNSProtection is the full path's cost of RRL and cookies
+// against BenchmarkServeDNS's plain query: "rrl" charges every reply to a
+// bucket (the rate is never reached), "cookie" validates and echoes a
+// server cookie, "client-cookie+rrl" issues a fresh one and charges RRL.
+func BenchmarkServeDNSProtection(b *testing.B) {
+	a := staticAnswerer{gslb.Answer{Zone: zone, Authoritative: true, Answer: []gslb.Record{aRec("www."+zone, "192.0.2.80")}}}
+	cookies := NewCookies(nil)
+	valid := cookies.appendCookie(nil, []byte{1, 2, 3, 4, 5, 6, 7, 8}, netipLoopback, uint32(time.Now().Unix()))
+	for _, bc := range []struct {
+		name   string
+		rrl    bool
+		cookie string
+	}{
+		{"plain", false, ""},
+		{"rrl", true, ""},
+		{"cookie", false, hexOf(valid)},
+		{"cookie+rrl", true, hexOf(valid)},
+		{"client-cookie+rrl", true, "0102030405060708"},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			var r *RRL
+			if bc.rrl {
+				c := testRRLConfig()
+				c.ResponsesPerSecond = rrlMaxRate
+				var err error
+				if r, err = NewRRL(c, nil, prometheus.NewRegistry()); err != nil {
+					b.Fatal(err)
+				}
+			}
+			h, _ := newTestHandler(loaderOf(a), Options{RRL: r, Cookies: cookies})
+			req := withEDNS(query("www."+zone, mdns.TypeA), 1232)
+			if bc.cookie != "" {
+				req.IsEdns0().Option = append(req.IsEdns0().Option, &mdns.EDNS0_COOKIE{Code: mdns.EDNS0COOKIE, Cookie: bc.cookie})
+			}
+			w := udpWriter()
+			b.ReportAllocs()
+			for b.Loop() {
+				w.out = w.out[:0]
+				h.ServeDNS(w, req)
+			}
+			if len(w.out) != 1 {
+				b.Fatal("no reply")
+			}
+		})
+	}
+}
+
+var netipLoopback = netip.MustParseAddr("127.0.0.1")
+
+func hexOf(b []byte) string { return hex.EncodeToString(b) }
