@@ -82,10 +82,10 @@ func TestCookiesWithDigAndKdig(t *testing.T) {
 	a := startServer(t, wwwAnswerer(), Options{Cookies: nodeA})
 	b := startServer(t, wwwAnswerer(), Options{Cookies: NewCookies([]CookieSecret{s1})})
 	valid := func(ts *testServer) float64 {
-		return testutil.ToFloat64(ts.s.m.cookies[cookieValid])
+		return testutil.ToFloat64(ts.s.h.cookieC[cookieValid])
 	}
 	bad := func(ts *testServer) float64 {
-		return testutil.ToFloat64(ts.s.m.cookies[cookieBad])
+		return testutil.ToFloat64(ts.s.h.cookieC[cookieBad])
 	}
 
 	for _, lt := range tools {

@@ -57,10 +57,12 @@ type handler struct {
 	m       *metrics
 	rrl     *RRL // nil: no rate limiting
 	cookies *Cookies
+	cookieC cookieCounters
 }
 
 func newHandler(load func() Answerer, o Options, m *metrics) *handler {
-	return &handler{load: load, udpSize: o.UDPSize, log: o.Logger, m: m, rrl: o.RRL, cookies: o.Cookies}
+	return &handler{load: load, udpSize: o.UDPSize, log: o.Logger, m: m,
+		rrl: o.RRL, cookies: o.Cookies, cookieC: newCookieCounters(o.Registerer)}
 }
 
 // ServeDNS is the one request path: respond builds the reply, write
@@ -86,8 +88,7 @@ func (h *handler) ServeDNS(w mdns.ResponseWriter, req *mdns.Msg) {
 	// for a client that returned a valid server cookie.
 	if h.rrl != nil && proto == protoUDP && ck != cookieValid {
 		if resp = h.limit(req, resp, src, ck, start); resp == nil {
-			h.m.dropped.WithLabelValues(dropRateLimit).Inc()
-			return
+			return // counted in gslbd_dns_rrl_limited_total
 		}
 	}
 	h.write(w, req, resp, proto, start)
@@ -137,7 +138,7 @@ func (h *handler) respond(req *mdns.Msg, src netip.Addr, now time.Time) (*mdns.M
 			return resp, cookieNone
 		}
 		ck = h.readCookie(opt, src, now)
-		h.m.cookies[ck.status].Inc()
+		h.cookieC[ck.status].Inc()
 		switch ck.status {
 		case cookieMalformed: // RFC 7873 §5.2.2
 			resp.Rcode = mdns.RcodeFormatError

@@ -6,11 +6,30 @@ import (
 	"time"
 
 	mdns "github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // This file joins RRL, cookies and NSID to the full (miekg) path. The
 // wire-level parts live in rrl.go and cookie.go, so that a UDP fast path
 // can call them on raw packets without allocating.
+
+// cookieCounters count EDNS queries by what their cookie showed.
+type cookieCounters [len(cookieStatusNames)]prometheus.Counter
+
+func newCookieCounters(reg prometheus.Registerer) cookieCounters {
+	vec := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "gslbd_dns_cookies_total",
+		Help: "Queries with EDNS by what their DNS cookie showed: none, malformed, client_only, bad (not ours, altered or expired) or valid.",
+	}, []string{"result"})
+	if reg != nil {
+		vec = register(reg, vec)
+	}
+	var c cookieCounters
+	for i, name := range cookieStatusNames {
+		c[i] = vec.WithLabelValues(name)
+	}
+	return c
+}
 
 // cookieQuery is what the full path learnt from a query's COOKIE option.
 type cookieQuery struct {

@@ -161,10 +161,9 @@ func TestRRLEndToEnd(t *testing.T) {
 
 		// Altered, the cookie buys nothing: limited replies slip as
 		// BADCOOKIE (with a fresh cookie), never as answers.
-		altered := []byte(cookie)
-		altered[47] ^= 1
+		altered := cookie[:46] + flipHex(cookie[46:])
 		bad := packQuery(t, withEDNS(query("www."+zone, mdns.TypeA), 1232,
-			&mdns.EDNS0_COOKIE{Code: mdns.EDNS0COOKIE, Cookie: string(altered)}))
+			&mdns.EDNS0_COOKIE{Code: mdns.EDNS0COOKIE, Cookie: altered}))
 		got := countReplies(t, flood(t, ts.udp, bad, 100, 100*time.Millisecond))
 		if got.full != 0 || got.badcookie < 45 || got.badcookie > 50 {
 			t.Fatalf("altered cookie over UDP: %+v, want ~50 BADCOOKIE and no answers", got)
