@@ -102,20 +102,22 @@ func nsidOption(node string) mdns.EDNS0 {
 // Replies to clients with a valid server cookie never get here.
 func (h *handler) limit(req, resp *mdns.Msg, src netip.Addr, ck cookieStatus, now time.Time) *mdns.Msg {
 	cls, name, qtype := classify(req, resp)
-	var wire [maxNameWire + 1]byte
-	n := 0
-	if name != "" {
-		var err error
-		if n, err = mdns.PackDomainName(name, wire[:], 0, nil, false); err != nil {
-			n = 0
-		}
-	}
-	switch h.rrl.account(now, src, cls, wire[:n], qtype) {
+	switch h.rrl.accountName(now, src, cls, name, qtype) {
 	case rrlDrop:
 		return nil
 	case rrlSlip:
+		// The slip reply carries no answer, so no ECS scope nor NSID
+		// either: a bare OPT, plus the cookie the client is to retry with.
 		slip := reply(req, mdns.RcodeSuccess)
-		slip.Extra = keepOPT(resp.Extra)
+		if opt, _ := findOPT(resp); opt != nil {
+			ours := h.newOPT()
+			for _, o := range opt.Option {
+				if o.Option() == mdns.EDNS0COOKIE {
+					ours.Option = append(ours.Option, o)
+				}
+			}
+			slip.Extra = []mdns.RR{ours}
+		}
 		if ck == cookieClientOnly || ck == cookieBad {
 			slip.Rcode = mdns.RcodeBadCookie
 		} else {

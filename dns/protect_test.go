@@ -1,8 +1,11 @@
 package dns
 
 import (
+	"bytes"
+	"encoding/binary"
 	"encoding/hex"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -121,3 +124,86 @@ func BenchmarkServeDNSProtection(b *testing.B) {
 var netipLoopback = netip.MustParseAddr("127.0.0.1")
 
 func hexOf(b []byte) string { return hex.EncodeToString(b) }
+
+func TestAppendWireName(t *testing.T) {
+	for _, name := range []string{"www.gslb.test.", "WWW.Gslb.Test.", ".", "a.b", "xn--bcher-kva.example.", strings.Repeat("a", 63) + "."} {
+		want := make([]byte, 256)
+		n, err := mdns.PackDomainName(mdns.Fqdn(name), want, 0, nil, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, ok := appendWireName(nil, name)
+		if !ok || !bytes.Equal(got, want[:n]) {
+			t.Errorf("%q: %x %v, want %x", name, got, ok, want[:n])
+		}
+	}
+	for _, name := range []string{`a\.b.`, "a..b.", strings.Repeat("a", 64) + ".", strings.Repeat("abcdefghi.", 26)} {
+		if got, ok := appendWireName([]byte{9}, name); ok || !bytes.Equal(got, []byte{9}) {
+			t.Errorf("%q accepted: %x", name, got)
+		}
+	}
+}
+
+// TestSlipReplyWire: the fast path's slip reply is byte for byte the full
+// path's, with and without EDNS (and ECS, which the slip does not echo).
+func TestSlipReplyWire(t *testing.T) {
+	c := testRRLConfig()
+	c.ResponsesPerSecond, c.Slip = 1, 1
+	for _, tc := range []struct {
+		name string
+		q    *mdns.Msg
+	}{
+		{"plain", query("www."+zone, mdns.TypeA)},
+		{"EDNS", withEDNS(query("WWW."+zone, mdns.TypeAAAA), 4096)},
+		{"ECS", withEDNS(query("www."+zone, mdns.TypeA), 1232, ecsOption("192.0.2.0/24"))},
+		{"RD CD", func() *mdns.Msg {
+			m := query("www."+zone, mdns.TypeA)
+			m.RecursionDesired, m.CheckingDisabled = true, true
+			return m
+		}()},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, _, _ := newTestRRL(t, c)
+			h, _ := newTestHandler(loaderOf(wwwAnswerer()), Options{RRL: r})
+			raw, err := tc.q.Pack()
+			if err != nil {
+				t.Fatal(err)
+			}
+			serveRaw(h, raw, udpWriter())
+			w := udpWriter()
+			serveRaw(h, raw, w)
+			if len(w.out) != 1 {
+				t.Fatalf("no slip reply")
+			}
+			qend := headerSize
+			for raw[qend] != 0 {
+				qend += int(raw[qend]) + 1
+			}
+			qend += 5
+			id := binary.BigEndian.Uint16(raw)
+			flags := binary.BigEndian.Uint16(raw[2:])
+			got := appendSlipReply(nil, id, flags, raw[headerSize:qend], tc.q.IsEdns0() != nil, h.udpSize)
+			if !bytes.Equal(got, w.out[0]) {
+				t.Fatalf("fast slip %x\nfull slip %x", got, w.out[0])
+			}
+		})
+	}
+}
+
+func BenchmarkRRLAccountName(b *testing.B) {
+	r, _, _ := newTestRRL(b, testRRLConfig())
+	now := time.Now()
+	b.ReportAllocs()
+	for b.Loop() {
+		r.accountName(now, netipLoopback, rrlNXDomain, "gslb.example.com.", 0)
+	}
+}
+
+func BenchmarkAppendSlipReply(b *testing.B) {
+	q := []byte("\x03www\x04gslb\x04test\x00\x00\x01\x00\x01")
+	buf := make([]byte, 0, 512)
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = appendSlipReply(buf[:0], 4242, 0, q, true, 1232)
+	}
+}

@@ -2,6 +2,7 @@ package dns
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/maphash"
@@ -10,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	mdns "github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 )
@@ -359,6 +361,75 @@ func (r *RRL) account(now time.Time, src netip.Addr, cls rrlClass, name []byte, 
 	}
 	r.limitedC[cls][act-1].Inc()
 	return act
+}
+
+// accountName is account for a name in presentation form (the full
+// path's question name, or the zone of an Answer); it does not allocate
+// for names without escapes.
+func (r *RRL) accountName(now time.Time, src netip.Addr, cls rrlClass, name string, qtype uint16) rrlAction {
+	var buf [maxNameWire + 1]byte
+	wire, ok := appendWireName(buf[:0], name)
+	if !ok {
+		n, err := mdns.PackDomainName(name, buf[:], 0, nil, false)
+		if err != nil {
+			n = 0 // not a name: the bucket is the prefix's alone
+		}
+		wire = buf[:n]
+	}
+	return r.account(now, src, cls, wire, qtype)
+}
+
+// appendWireName appends the wire form of a presentation-form name with
+// no escapes ("www.example.", "." or ""); ok is false for anything else
+// (escapes, empty labels, too long), which the caller packs the slow way.
+func appendWireName(dst []byte, name string) ([]byte, bool) {
+	start := len(dst)
+	for name != "" && name != "." {
+		i := 0
+		for i < len(name) && name[i] != '.' {
+			if name[i] == '\\' {
+				return dst[:start], false
+			}
+			i++
+		}
+		if i == 0 || i > 63 || len(dst)-start+1+i >= maxNameWire { // room for the root label
+			return dst[:start], false
+		}
+		dst = append(dst, byte(i))
+		dst = append(dst, name[:i]...)
+		name = name[i:]
+		if name != "" {
+			name = name[1:]
+		}
+	}
+	return append(dst, 0), true
+}
+
+// appendSlipReply appends the wire form of a slipped reply for the fast
+// path: the query's ID, question and RD/CD bits, QR and TC set, no
+// records but, when the query had EDNS, a bare OPT advertising udpSize.
+// It is byte for byte what the full path sends for the same query
+// without a cookie.
+func appendSlipReply(dst []byte, id, flags uint16, question []byte, edns bool, udpSize uint16) []byte {
+	const (
+		qr = 1 << 15
+		tc = 1 << 9
+		rd = 1 << 8
+		cd = 1 << 4
+	)
+	ar := uint16(0)
+	if edns {
+		ar = 1
+	}
+	dst = binary.BigEndian.AppendUint16(dst, id)
+	dst = binary.BigEndian.AppendUint16(dst, qr|tc|flags&(rd|cd))
+	dst = append(dst, 0, 1, 0, 0, 0, 0, byte(ar>>8), byte(ar))
+	dst = append(dst, question...)
+	if edns {
+		// root owner, type OPT (41), class = UDP size, TTL 0, RDLENGTH 0
+		dst = append(dst, 0, 0, 41, byte(udpSize>>8), byte(udpSize), 0, 0, 0, 0, 0, 0)
+	}
+	return dst
 }
 
 func b2u8(b bool) byte {
