@@ -126,7 +126,7 @@ var netipLoopback = netip.MustParseAddr("127.0.0.1")
 func hexOf(b []byte) string { return hex.EncodeToString(b) }
 
 func TestAppendWireName(t *testing.T) {
-	for _, name := range []string{"www.gslb.test.", "WWW.Gslb.Test.", ".", "a.b", "xn--bcher-kva.example.", strings.Repeat("a", 63) + "."} {
+	for _, name := range []string{"www.gslb.test.", "WWW.Gslb.Test.", ".", "a.b", "xn--bcher-kva.example.", strings.Repeat("a", 63) + ".", strings.Repeat("a.", 127)} {
 		want := make([]byte, 256)
 		n, err := mdns.PackDomainName(mdns.Fqdn(name), want, 0, nil, false)
 		if err != nil {
@@ -137,7 +137,7 @@ func TestAppendWireName(t *testing.T) {
 			t.Errorf("%q: %x %v, want %x", name, got, ok, want[:n])
 		}
 	}
-	for _, name := range []string{`a\.b.`, "a..b.", strings.Repeat("a", 64) + ".", strings.Repeat("abcdefghi.", 26)} {
+	for _, name := range []string{`a\.b.`, "a..b.", strings.Repeat("a", 64) + ".", strings.Repeat("abcdefghi.", 26), strings.Repeat("a.", 127) + "b."} {
 		if got, ok := appendWireName([]byte{9}, name); ok || !bytes.Equal(got, []byte{9}) {
 			t.Errorf("%q accepted: %x", name, got)
 		}
