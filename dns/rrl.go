@@ -133,8 +133,9 @@ type rrlSettings struct {
 // every worker that answers UDP. Account is safe for concurrent use and
 // does not allocate unless it logs a start or stop of limiting. Memory
 // never grows after NewRRL, however many sources a (spoofed) flood uses:
-// a new key takes a free bucket of its set, else an idle one, else the
-// least recently credited one.
+// a new key takes a free bucket of its set of four, else the least
+// recently credited one that is not limiting, else the least recently
+// credited one.
 type RRL struct {
 	set     atomic.Pointer[rrlSettings]
 	seed    maphash.Seed
@@ -309,7 +310,10 @@ func (r *RRL) account(now time.Time, src netip.Addr, cls rrlClass, name []byte, 
 			n++
 		}
 	}
-	key := maphash.Bytes(r.seed, buf[:n]) | 1 // 0 marks a free bucket
+	key := maphash.Bytes(r.seed, buf[:n])
+	if key == 0 {
+		key = 1 // 0 marks a free bucket
+	}
 
 	sec := now.Unix()
 	set := key & r.setMask
@@ -331,8 +335,10 @@ func (r *RRL) account(now time.Time, src netip.Addr, cls rrlClass, name []byte, 
 	b.balance = int32(max(next, 1-s.window*int64(rate)))
 	act, started, stopped := rrlSend, false, uint32(0)
 	if next < 0 {
-		b.limited++
-		started = b.limited == 1
+		started = b.limited == 0
+		if b.limited++; b.limited == 0 {
+			b.limited = 1 // wrapped after 2^32 limited replies: still limiting
+		}
 		act = rrlDrop
 		if s.slip > 0 && b.limited%s.slip == 0 {
 			act = rrlSlip

@@ -321,6 +321,15 @@ func TestRRLTableFull(t *testing.T) {
 	if len(r.buckets) != rrlMinTable {
 		t.Fatalf("table grew to %d", len(r.buckets))
 	}
+	used := 0
+	for i := range r.buckets {
+		if r.buckets[i].key != 0 {
+			used++
+		}
+	}
+	if used != len(r.buckets) {
+		t.Errorf("%d of %d buckets used after 100k sources: keys do not spread over every set", used, len(r.buckets))
+	}
 	if s, _, _ := actions(r, sec(1), "192.0.2.1", rrlResponse, www, mdns.TypeA, 5); s != 0 {
 		t.Errorf("the limited source's account was evicted: %d sent", s)
 	}
