@@ -65,7 +65,8 @@ func newHandler(load func() Answerer, o Options, m *metrics) *handler {
 		rrl: o.RRL, cookies: o.Cookies, cookieC: newCookieCounters(o.Registerer)}
 }
 
-// ServeDNS is the one request path: respond builds the reply, write
+// ServeDNS is the one request path: respond builds the reply, limit
+// (RRL, UDP only) may drop it or slip a short one instead, write
 // truncates and writes it once. A panic anywhere in it is recovered here,
 // answered SERVFAIL and counted.
 func (h *handler) ServeDNS(w mdns.ResponseWriter, req *mdns.Msg) {
