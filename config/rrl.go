@@ -138,6 +138,10 @@ func (k *checker) rrl(r *RRL) {
 			k.p.add(path, "%q has host bits set; did you mean %s?", s, p.Masked())
 			continue
 		}
+		if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
+			// Clients are matched by their IPv4 address, never the mapped form.
+			p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
+		}
 		r.ExemptPrefixes = append(r.ExemptPrefixes, p)
 	}
 }

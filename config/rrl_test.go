@@ -29,15 +29,16 @@ func TestRRLDefaults(t *testing.T) {
 	c := mustParse(t, minimal+oneName+`
 rrl:
   responses_per_second: 20
-  exempt: ["192.0.2.0/24", "2001:db8::53", "::ffff:198.51.100.7"]
+  exempt: ["192.0.2.0/24", "2001:db8::53", "::ffff:198.51.100.7", "::ffff:203.0.113.0/120"]
 `)
 	want := RRL{
 		ResponsesPerSecond: 20, ErrorsPerSecond: 20, NXDomainsPerSecond: 20,
 		Window: Duration(15 * time.Second), Slip: 2, IPv4Prefix: 24, IPv6Prefix: 56,
 		TableSize: 1 << 17,
-		Exempt:    []string{"192.0.2.0/24", "2001:db8::53", "::ffff:198.51.100.7"},
+		Exempt:    []string{"192.0.2.0/24", "2001:db8::53", "::ffff:198.51.100.7", "::ffff:203.0.113.0/120"},
 		ExemptPrefixes: []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24"),
-			netip.MustParsePrefix("2001:db8::53/128"), netip.MustParsePrefix("198.51.100.7/32")},
+			netip.MustParsePrefix("2001:db8::53/128"), netip.MustParsePrefix("198.51.100.7/32"),
+			netip.MustParsePrefix("203.0.113.0/24")},
 	}
 	if !reflect.DeepEqual(*c.RRL, want) {
 		t.Fatalf("RRL = %+v\nwant  %+v", *c.RRL, want)
