@@ -51,12 +51,8 @@ func (h *handler) readCookie(opt *mdns.OPT, src netip.Addr, now time.Time) cooki
 		if !ok {
 			continue
 		}
-		if q.status != cookieNone || len(c.Cookie) > 2*cookieMaxLen || len(c.Cookie)%2 != 0 {
-			q.status = cookieMalformed
-			return q
-		}
-		n, err := hex.Decode(q.data[:], []byte(c.Cookie))
-		if err != nil {
+		n, ok := decodeHex(q.data[:], c.Cookie)
+		if q.status != cookieNone || !ok {
 			q.status = cookieMalformed
 			return q
 		}
@@ -66,16 +62,52 @@ func (h *handler) readCookie(opt *mdns.OPT, src netip.Addr, now time.Time) cooki
 	return q
 }
 
+// decodeHex decodes the hex string miekg keeps a COOKIE option in into
+// dst, without the allocation of hex.Decode's []byte argument.
+func decodeHex(dst []byte, s string) (int, bool) {
+	if len(s)%2 != 0 || len(s)/2 > len(dst) {
+		return 0, false
+	}
+	for i := 0; i < len(s); i += 2 {
+		hi, ok1 := fromHexChar(s[i])
+		lo, ok2 := fromHexChar(s[i+1])
+		if !ok1 || !ok2 {
+			return 0, false
+		}
+		dst[i/2] = hi<<4 | lo
+	}
+	return len(s) / 2, true
+}
+
+func fromHexChar(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
+}
+
+// cookieOption is a reply's COOKIE option with its bytes in the same
+// allocation.
+type cookieOption struct {
+	mdns.EDNS0_LOCAL
+	buf [cookieMaxLen]byte
+}
+
 // replyCookie is the COOKIE option for the reply: the query's own cookie
 // echoed when it is valid and need not be renewed, else a fresh one.
 func (h *handler) replyCookie(q *cookieQuery, src netip.Addr, now time.Time) mdns.EDNS0 {
-	var data []byte
+	o := &cookieOption{EDNS0_LOCAL: mdns.EDNS0_LOCAL{Code: mdns.EDNS0COOKIE}}
 	if q.status == cookieValid && !q.renew {
-		data = append([]byte(nil), q.data[:q.n]...)
+		o.Data = append(o.buf[:0], q.data[:q.n]...)
 	} else {
-		data = h.cookies.appendCookie(make([]byte, 0, cookieClientLen+cookieServerLen), q.client(), src, uint32(now.Unix()))
+		o.Data = h.cookies.appendCookie(o.buf[:0], q.client(), src, uint32(now.Unix()))
 	}
-	return &mdns.EDNS0_LOCAL{Code: mdns.EDNS0COOKIE, Data: data}
+	return &o.EDNS0_LOCAL
 }
 
 // wantsNSID says whether the query asks for the server's NSID (RFC 5001).
