@@ -111,13 +111,15 @@ func TestRRLEndToEnd(t *testing.T) {
 	if cnt.full < 10 || cnt.full > 20 || cnt.other != 0 {
 		t.Errorf("full answers = %d (other %d), want 10..20", cnt.full, cnt.other)
 	}
-	if limited := 1000 - cnt.full; cnt.tc < limited/2-25 || cnt.tc > limited/2+1 {
-		t.Errorf("TC replies = %d, want half of the %d limited", cnt.tc, limited)
+	// The kernel may drop a few queries when the server is descheduled on
+	// a loaded machine: judge the slip ratio by what the server counted.
+	slipped := int(testutil.ToFloat64(r.limitedC[rrlResponse][1]))
+	dropped := int(testutil.ToFloat64(r.limitedC[rrlResponse][0]))
+	if seen := slipped + dropped + cnt.full; seen < 900 || seen > 1000 {
+		t.Errorf("server saw %d of 1000 queries", seen)
 	}
-	slipped := testutil.ToFloat64(r.limitedC[rrlResponse][1])
-	dropped := testutil.ToFloat64(r.limitedC[rrlResponse][0])
-	if int(slipped) != cnt.tc || slipped+dropped+float64(cnt.full) != 1000 {
-		t.Errorf("metrics: slipped %v dropped %v; client saw %d TC, %d full", slipped, dropped, cnt.tc, cnt.full)
+	if limited := slipped + dropped; slipped < limited/2-1 || slipped > limited/2+1 || cnt.tc != slipped {
+		t.Errorf("TC replies: client saw %d, server slipped %d of %d limited; want half", cnt.tc, slipped, limited)
 	}
 	if n, _ := testutil.GatherAndCount(reg, "gslbd_dns_rrl_limited_total"); n == 0 {
 		t.Error("no gslbd_dns_rrl_limited_total series")
