@@ -47,7 +47,7 @@ type RRLConfig struct {
 	// LogOnly counts and logs what would be limited but answers anyway.
 	LogOnly bool
 	// TableSize is the number of buckets (rounded up to a power of two, at
-	// least rrlMinTable); memory is fixed at TableSize × rrlBucketBytes.
+	// least 4096); memory is fixed at 48 bytes a bucket.
 	TableSize int
 }
 
