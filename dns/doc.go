@@ -32,10 +32,11 @@
 // cookie (cookie.go) and NSID (RFC 5001) are part of the same path. The
 // full path applies RRL at one point, in ServeDNS after the reply is
 // built: UDP only, never to a client that returned a valid server cookie.
-// The RRL and cookie cores work on wire data (netip.Addr, wire-form names,
-// raw COOKIE option bytes) and do not allocate, so a UDP fast path calls
-// RRL.account, Cookies.check and Cookies.appendCookie directly; protect.go
-// is the full path's glue around them.
+// The fast path applies the same RRL at the end of fastAnswer (fastLimit:
+// same buckets, byte-identical slip reply, nothing sent on a drop); queries
+// with a COOKIE or NSID option take the full path. The RRL and cookie
+// cores work on wire data (netip.Addr, wire-form names, raw COOKIE option
+// bytes) and do not allocate; protect.go is the glue around them.
 //
 // # Concurrency
 //

@@ -69,6 +69,9 @@ type wireQuery struct {
 // path.
 var errDecline = errors.New("dns: left to the full path")
 
+// errRateLimited says RRL dropped the reply: nothing is sent.
+var errRateLimited = errors.New("dns: reply dropped by rate limiting")
+
 // parse reads pkt into q; false means the full path must take it
 // (it is not a plain IN query, or not well-formed: the full path is the
 // one that answers FORMERR and NOTIMP). Responses (QR=1) are the
@@ -311,12 +314,20 @@ func (h *handler) fastAnswer(q *wireQuery, src netip.Addr, out []byte, c *shard)
 		return 0, errDecline
 	}
 
-	// Hook point for response rate limiting: RRL accounting for this
-	// client (src, or its ECS network) and this answer belongs here,
-	// before the reply is handed to the batch writer.
-
 	if err == nil && ans.Region != "" {
 		c.answer(ans.GSLBName, ans.Region)
+	}
+	if h.rrl != nil {
+		// As the full path's limit (protect.go): charged to the packet's
+		// source, never to the ECS network the client chose.
+		switch h.fastLimit(q, src, rcode, &ans) {
+		case rrlDrop:
+			return 0, errRateLimited
+		case rrlSlip:
+			c.truncated.Add(1)
+			c.query(protoUDPIdx, q.qtype, slipRcode)
+			return len(appendSlipReply(out[:0], q.id, q.flags, q.question, q.edns, h.udpSize)), nil
+		}
 	}
 	c.query(protoUDPIdx, q.qtype, rcode)
 	return len(w.b), nil

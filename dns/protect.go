@@ -7,6 +7,8 @@ import (
 
 	mdns "github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/gslbd/gslbd/gslb"
 )
 
 // This file joins RRL, cookies and NSID to the full (miekg) path. The
@@ -158,6 +160,27 @@ func (h *handler) limit(req, resp *mdns.Msg, src netip.Addr, ck cookieStatus, no
 		return slip
 	}
 	return resp
+}
+
+// slipRcode is the rcode of a slipped reply without a cookie (TC=1).
+const slipRcode = mdns.RcodeSuccess
+
+// fastLimit is limit for the fast path: the same classes and keys, from
+// the parsed query and the Answer instead of messages.
+func (h *handler) fastLimit(q *wireQuery, src netip.Addr, rcode int, ans *gslb.Answer) rrlAction {
+	now := time.Now()
+	switch rcode {
+	case mdns.RcodeSuccess:
+		return h.rrl.account(now, src, rrlResponse, q.question[:len(q.question)-4], q.qtype)
+	case mdns.RcodeNameError:
+		for i := range ans.Authority {
+			if ans.Authority[i].Type == gslb.TypeSOA {
+				return h.rrl.accountName(now, src, rrlNXDomain, ans.Authority[i].Name, 0)
+			}
+		}
+		return h.rrl.account(now, src, rrlNXDomain, q.question[:len(q.question)-4], 0)
+	}
+	return h.rrl.account(now, src, rrlError, nil, 0)
 }
 
 // classify gives the RRL class of a reply and the name it is keyed by:

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/hex"
+	"net"
 	"net/netip"
 	"strings"
 	"testing"
@@ -205,5 +206,59 @@ func BenchmarkAppendSlipReply(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		buf = appendSlipReply(buf[:0], 4242, 0, q, true, 1232)
+	}
+}
+
+// TestRRLFastPath: the fast path charges the same buckets as the full
+// path (answers by name and type, NXDOMAIN by zone) and sends the same
+// slip reply, or nothing when RRL drops.
+func TestRRLFastPath(t *testing.T) {
+	c := testRRLConfig()
+	c.ResponsesPerSecond, c.NXDomainsPerSecond, c.Slip = 2, 2, 2
+	r, _, _ := newTestRRL(t, c)
+	h, _ := newTestHandler(loaderOf(wwwAnswerer()), Options{RRL: r})
+	src := netip.MustParseAddrPort("192.0.2.1:5353")
+	fast := func(m *mdns.Msg) ([]byte, error) {
+		t.Helper()
+		raw, err := m.Pack()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var q wireQuery
+		if !q.parse(raw) {
+			t.Fatalf("fast path declined %v", m)
+		}
+		out := make([]byte, 0, h.udpSize)
+		n, err := h.fastAnswer(&q, src.Addr(), out, h.m.newShard())
+		return out[:n], err
+	}
+	www := withEDNS(query("www."+zone, mdns.TypeA), 1232)
+	for i := range 2 {
+		if b, err := fast(www); err != nil || len(b) == 0 {
+			t.Fatalf("answer %d: %v", i, err)
+		}
+	}
+	if _, err := fast(www); err != errRateLimited {
+		t.Fatalf("third answer in a second: %v, want dropped", err)
+	}
+	b, err := fast(www)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := www.Pack()
+	if want := appendSlipReply(nil, www.Id, binary.BigEndian.Uint16(raw[2:]), raw[headerSize:len(raw)-11], true, h.udpSize); !bytes.Equal(b, want) {
+		t.Fatalf("fast slip %x, want %x", b, want)
+	}
+	// The full path shares the bucket: it is limited too.
+	w := &fakeWriter{remote: &net.UDPAddr{IP: net.IPv4(192, 0, 2, 1), Port: 5353}}
+	if m := exchange(t, h, www, w); m != nil && len(m.Answer) != 0 {
+		t.Fatalf("full path answered a limited bucket: %v", m)
+	}
+	// NXDOMAIN for two names of the zone share one bucket.
+	for i, name := range []string{"a.", "b.", "c."} {
+		_, err := fast(withEDNS(query(name+zone, mdns.TypeA), 1232))
+		if (i < 2) != (err == nil) {
+			t.Fatalf("NXDOMAIN %d (%s): %v", i, name, err)
+		}
 	}
 }

@@ -118,8 +118,11 @@ func (w *udpWorker) handle(i int) (reply []byte, fast bool) {
 		return nil, false
 	}
 	if w.q.parse(pkt) {
-		if n, err := w.h.fastAnswer(&w.q, src.Addr().Unmap(), out, w.c); err == nil {
+		switch n, err := w.h.fastAnswer(&w.q, src.Addr().Unmap(), out, w.c); err {
+		case nil:
 			return out[:n], true
+		case errRateLimited:
+			return nil, true
 		}
 	}
 	w.fw.reset(src, out)
