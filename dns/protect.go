@@ -168,7 +168,7 @@ const slipRcode = mdns.RcodeSuccess
 // fastLimit is limit for the fast path: the same classes and keys, from
 // the parsed query and the Answer instead of messages.
 func (h *handler) fastLimit(q *wireQuery, src netip.Addr, rcode int, ans *gslb.Answer) rrlAction {
-	now := time.Now()
+	now := h.rrl.now()
 	switch rcode {
 	case mdns.RcodeSuccess:
 		return h.rrl.account(now, src, rrlResponse, q.question[:len(q.question)-4], q.qtype)

@@ -2,6 +2,7 @@ package dns
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"encoding/hex"
 	"net"
@@ -260,5 +261,59 @@ func TestRRLFastPath(t *testing.T) {
 		if (i < 2) != (err == nil) {
 			t.Fatalf("NXDOMAIN %d (%s): %v", i, name, err)
 		}
+	}
+}
+
+// BenchmarkUDPPathRRL is BenchmarkUDPPath with RRL on (log_only, so every
+// reply is charged to a bucket and still sent): the fast path's cost of
+// rate limiting is the difference. It must stay at 0 allocs/op.
+func BenchmarkUDPPathRRL(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		m    *mdns.Msg
+	}{
+		{"static", withEDNS(query("www.gslb.test.", mdns.TypeA), 1232)},
+		{"gslb-ecs", withEDNS(query("app.gslb.test.", mdns.TypeA), 1232, ecsOption("81.2.69.160/27"))},
+		{"nxdomain", withEDNS(query("nope.gslb.test.", mdns.TypeA), 1232)},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			c := testRRLConfig()
+			// log_only: a loop faster than the highest rate is accounted in
+			// full but still answered.
+			c.ResponsesPerSecond, c.NXDomainsPerSecond, c.LogOnly = rrlMaxRate, rrlMaxRate, true
+			r, err := NewRRL(c, nil, prometheus.NewRegistry())
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			go func() { _ = r.Run(ctx) }() // the coarse clock, as in gslbd
+			h, _ := newTestHandler(loaderOf(realSnapshot(b)), Options{RRL: r})
+			raw, err := bc.m.Pack()
+			if err != nil {
+				b.Fatal(err)
+			}
+			conn, err := listenUDP("127.0.0.1:0") // never read: handle is fed directly
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer conn.Close()
+			w, err := newUDPWorker(h, h.m.newShard(), h.log, conn)
+			if err != nil {
+				b.Fatal(err)
+			}
+			copy(w.in[0], raw)
+			w.io.setLength(0, len(raw))
+			w.src[0] = netip.MustParseAddrPort("127.0.0.1:40000")
+			b.ReportAllocs()
+			var reply []byte
+			var fast bool
+			for b.Loop() {
+				reply, fast = w.handle(0)
+			}
+			if !fast || len(reply) == 0 {
+				b.Fatalf("not answered by the fast path: %v", unpackOrErr(reply))
+			}
+		})
 	}
 }

@@ -63,6 +63,7 @@ const (
 	rrlLocks       = 1024 // striped set locks; a power of two
 	rrlLogPerSec   = 10   // start/stop log lines per second, all prefixes together
 	rrlSweepPeriod = time.Second
+	rrlClockPeriod = 100 * time.Millisecond // the coarse clock's tick
 )
 
 // rrlClass is the response class a bucket counts: classes have their own
@@ -144,6 +145,7 @@ type RRL struct {
 	locks   [rrlLocks]paddedMutex
 
 	limiting atomic.Int64 // buckets currently limiting, so sweeps are free when 0
+	clock    atomic.Int64 // unix second kept by Run; 0 while Run is not running
 
 	log       *zap.Logger
 	logSecond atomic.Int64
@@ -501,17 +503,34 @@ func addrOf(b *rrlBucket) netip.Addr {
 // Run ends limiting episodes of prefixes that went quiet: it is what logs
 // "rate limiting stopped" for a flood that ended, since no further query
 // would. It returns when ctx is done.
+//
+// Run also keeps a coarse clock for the fast path (see now): on some
+// virtual machines time.Now costs as much as the accounting itself.
 func (r *RRL) Run(ctx context.Context) error {
-	t := time.NewTicker(rrlSweepPeriod)
+	t := time.NewTicker(rrlClockPeriod)
 	defer t.Stop()
-	for {
+	defer r.clock.Store(0)
+	r.clock.Store(time.Now().Unix())
+	for i := 1; ; i++ {
 		select {
 		case <-ctx.Done():
 			return nil
 		case now := <-t.C:
-			r.sweep(now)
+			r.clock.Store(now.Unix())
+			if i%int(rrlSweepPeriod/rrlClockPeriod) == 0 {
+				r.sweep(now)
+			}
 		}
 	}
+}
+
+// now is the time RRL accounts by: Run's coarse clock (whole seconds are
+// all a bucket needs), or time.Now when Run is not running.
+func (r *RRL) now() time.Time {
+	if sec := r.clock.Load(); sec != 0 {
+		return time.Unix(sec, 0)
+	}
+	return time.Now()
 }
 
 // sweep logs the end of limiting for every limiting bucket whose balance

@@ -1,6 +1,7 @@
 package dns
 
 import (
+	"context"
 	"encoding/binary"
 	"math/rand/v2"
 	"net/netip"
@@ -463,4 +464,30 @@ func BenchmarkRRLParallel(b *testing.B) {
 			r.account(now, netip.AddrFrom4(a), rrlResponse, www, mdns.TypeA)
 		}
 	})
+}
+
+// TestRRLRunClock: while Run runs, RRL accounts by its coarse clock; when
+// it stops, by time.Now again.
+func TestRRLRunClock(t *testing.T) {
+	r, _, _ := newTestRRL(t, testRRLConfig())
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for r.clock.Load() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("Run did not start its clock")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if d := time.Since(r.now()); d < 0 || d > 2*time.Second {
+		t.Errorf("coarse clock is %v off", d)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if r.clock.Load() != 0 {
+		t.Error("clock still set after Run returned")
+	}
 }
