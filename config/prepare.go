@@ -45,9 +45,8 @@ const MaxFileSize = 64 << 20
 // and validates, like Parse, and then reads and checks every file the
 // config names: cluster.key_file, admin.token_file, every ca_file (PEM
 // certificates), every hook's secret_file, cookies.secret_file and every
-// geoip database (read
-// into memory and verified with maxminddb's Verify). Their contents land in the Config, so no
-// other part opens them again. `gslbd check`, start and reload all run
+// geoip database (read into memory and verified with maxminddb's Verify).
+// Their contents land in the Config, so no other part opens them again. `gslbd check`, start and reload all run
 // Prepare; a file it accepts, they accept.
 //
 // Relative file paths are relative to the working directory. On error
