@@ -36,7 +36,7 @@ func newProtection(cfg *config.Config, log *zap.Logger, reg prometheus.Registere
 
 // run sweeps the RRL table until ctx is done (see dns.RRL.Run).
 func (p *protection) run(ctx context.Context) error {
-	if p.rrl == nil {
+	if p == nil || p.rrl == nil {
 		return nil
 	}
 	return p.rrl.Run(ctx)
@@ -45,6 +45,9 @@ func (p *protection) run(ctx context.Context) error {
 // reload applies cfg's rrl and cookies sections and returns the settings
 // that need a restart instead: turning RRL on or off, and its table size.
 func (p *protection) reload(cfg *config.Config) []string {
+	if p == nil { // a publisher built without DNS (tests)
+		return nil
+	}
 	p.cookies.SetSecrets(cookieSecrets(cfg.Cookies))
 	switch {
 	case (cfg.RRL == nil) != (p.rrl == nil):
