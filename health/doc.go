@@ -50,17 +50,27 @@
 // Imports: config, gslb and the leaf connlimit only of ours; never dns,
 // cluster, dashboard or cmd.
 //
-// Concurrency: Manager.Run starts one goroutine per target for liveness
-// and one more for a lag source. Each runs its probe inline with its own
-// timeout, so a target has at most one probe of each kind in flight and a
-// slow probe delays the next instead of overlapping it. The first probe
-// comes at a random offset within the interval, then every interval ±10%.
-// HTTP probes use a per-target client without keep-alives, so a hanging
-// server holds only its own target's probe. A target's Machine is guarded
-// by its own mutex; Emit calls are serialised by one manager-wide mutex,
-// so they are never concurrent and arrive in the order they were made;
-// SetTargets retires removed or changed targets under the same mutex, so
-// once it returns no result of theirs is emitted or counted in a metric.
+// Sharing: endpoints whose liveness and readiness settings are identical
+// share one target (one prober, one lag source, one Machine), as gdnsd's
+// service_types monitor an address once however many resources use it.
+// Every endpoint still gets its own Observation (own Endpoint),
+// fed from the shared Machine; metrics count real probes and are labelled
+// with the first endpoint of the target. All probe-less endpoints share
+// one target, refreshed from one heap entry.
+//
+// Concurrency: Manager.Run runs one scheduler: a timer heap with an entry
+// per target and probe kind, and a pool of at most 64 worker goroutines,
+// started as the load needs them (sched.go). A job is out of the heap
+// while it runs and each probe has its own timeout, so a target has at
+// most one probe of each kind in flight and a slow probe delays the next
+// instead of overlapping it. The first probe comes at a random offset
+// within the interval, then every interval ±10% (fast_interval after a
+// failed probe). HTTP probes use a per-target client without keep-alives,
+// so a hanging server holds only its own target's probe and one worker
+// until its timeout. A target's Machine is guarded by its own mutex; Emit calls are serialised by one manager-wide mutex,
+// so they are never concurrent and arrive in the order they were made; SetTargets retires
+// removed or changed targets under the same mutex, so once it returns no
+// result of theirs is emitted or counted in a metric.
 // Observations leave Node and Seq empty: the cluster stamps them.
 // SetTargets and Snapshot may be called from any goroutine; Run returns
 // only after every goroutine it started has exited.

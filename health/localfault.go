@@ -113,7 +113,10 @@ func (lf *localFaults) impaired(ts []*target) string {
 // ready: its peers' observations are the only ones worth trusting.
 func (m *Manager) Impaired() string {
 	m.mu.Lock()
-	ts := append([]*target(nil), m.order...)
+	ts := make([]*target, 0, len(m.units))
+	for _, t := range m.units {
+		ts = append(ts, t)
+	}
 	m.mu.Unlock()
 	return m.local.impaired(ts)
 }

@@ -2,6 +2,7 @@ package health
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"maps"
 	"math/rand/v2"
@@ -101,11 +102,14 @@ type Manager struct {
 	emit    func(gslb.Observation)
 	client  *http.Client
 	refresh time.Duration
+	sched   *scheduler
 
-	mu         sync.Mutex
-	targets    map[string]*target
-	order      []*target
-	wake       chan struct{}
+	mu sync.Mutex
+	// targets maps every endpoint ID to the shared target that probes it.
+	targets map[string]*target
+	// units are the distinct targets, each probed once.
+	units      map[string]*target
+	order      []member
 	running    bool
 	configured bool
 	first      chan struct{}
@@ -115,10 +119,19 @@ type Manager struct {
 	local  *localFaults
 }
 
-// target is one endpoint's probers and state. Fields above mu are fixed
-// at creation; cancel is guarded by Manager.mu.
+// member is one endpoint and the shared target that probes it.
+type member struct {
+	id string
+	t  *target
+}
+
+// target is one distinct set of probe settings (liveness and readiness)
+// with its probers and state machine, shared by every endpoint that
+// probes the same way. Fields above mu are fixed at creation; scheduled
+// is guarded by Manager.mu.
 type target struct {
-	spec         Target
+	spec         Target // spec.ID names the target in logs and metrics
+	key          string
 	prober       Prober
 	lag          LagSource // nil without readiness
 	liveInterval time.Duration
@@ -128,15 +141,18 @@ type target struct {
 	liveTimeout  time.Duration
 	lagInterval  time.Duration
 	lagTimeout   time.Duration
+	live, lagJ   job
 
-	cancel   context.CancelFunc
-	retired  atomic.Bool
-	liveSeen atomic.Bool
-	lagSeen  atomic.Bool
+	scheduled bool
+	retired   atomic.Bool
+	liveSeen  atomic.Bool
+	lagSeen   atomic.Bool
 
 	mu      sync.Mutex
 	machine *Machine
-	obs     gslb.Observation
+	ids     []string         // endpoints following this target
+	seen    map[string]bool  // endpoints that have had an observation
+	obs     gslb.Observation // latest observation, without Endpoint and Seq
 	hasObs  bool
 }
 
@@ -149,7 +165,7 @@ func NewManager(o Options) *Manager {
 		client:  o.HTTPClient,
 		refresh: o.Refresh,
 		targets: map[string]*target{},
-		wake:    make(chan struct{}, 1),
+		units:   map[string]*target{},
 		first:   make(chan struct{}),
 	}
 	if m.log == nil {
@@ -164,6 +180,7 @@ func NewManager(o Options) *Manager {
 	if m.refresh <= 0 {
 		m.refresh = defaultInterval
 	}
+	m.sched = newScheduler(m.clock, maxWorkers)
 	m.local = newLocalFaults(o.Registerer, m.log)
 	if o.Registerer != nil {
 		var err error
@@ -175,28 +192,41 @@ func NewManager(o Options) *Manager {
 	return m
 }
 
-// SetTargets replaces the target set. Targets whose ID, Liveness and
-// Readiness are unchanged keep their state and probers; new or changed
-// ones start from Unknown; removed ones stop probing. It is safe to call
-// at any time, also while Run is running.
+// SetTargets replaces the target set. Endpoints whose Liveness and
+// Readiness are identical share one target: one prober, one lag source
+// and one state machine, whose results every one of them follows (as
+// gdnsd monitors an address once for every resource that lists it).
+// Targets whose settings are still used keep their state and probers;
+// new ones start from Unknown; unused ones stop probing. An endpoint that
+// joins a target with a known state gets its observation at once. It is
+// safe to call at any time, also while Run is running.
 func (m *Manager) SetTargets(ts []Target) {
 	m.mu.Lock()
-	next := make(map[string]*target, len(ts))
-	order := make([]*target, 0, len(ts))
+	byID := make(map[string]*target, len(ts))
+	units := make(map[string]*target, len(m.units))
+	ids := map[*target][]string{}
+	order := make([]member, 0, len(ts))
+	var fresh []*target
 	for _, spec := range ts {
-		if _, dup := next[spec.ID]; dup {
+		if _, dup := byID[spec.ID]; dup {
 			m.log.Error("duplicate health target ignored", zap.String("endpoint", spec.ID))
 			continue
 		}
-		t := m.targets[spec.ID]
-		if t == nil || !sameSettings(t.spec, spec) {
-			t = m.newTarget(spec)
+		key := settingsKey(spec)
+		t := units[key]
+		if t == nil {
+			if t = m.units[key]; t == nil {
+				t = m.newTarget(spec)
+				fresh = append(fresh, t)
+			}
+			units[key] = t
 		}
-		next[spec.ID] = t
-		order = append(order, t)
+		byID[spec.ID] = t
+		ids[t] = append(ids[t], spec.ID)
+		order = append(order, member{id: spec.ID, t: t})
 	}
-	for id, old := range m.targets {
-		if next[id] == old {
+	for key, old := range m.units {
+		if units[key] == old {
 			continue
 		}
 		// Under emitMu: a probe of old that finishes now either published
@@ -206,20 +236,49 @@ func (m *Manager) SetTargets(ts []Target) {
 		m.emitMu.Lock()
 		old.retired.Store(true)
 		m.emitMu.Unlock()
-		if old.cancel != nil {
-			old.cancel()
+		if old.scheduled {
+			m.unschedule(old)
 		}
-		if next[id] == nil && m.met != nil {
-			m.met.forget(id)
+		if m.met != nil {
+			m.met.forget(old.spec.ID)
 		}
 	}
-	m.targets, m.order, m.configured = next, order, true
+	for t, list := range ids {
+		t.mu.Lock()
+		joined := t.hasObs && !slices.Equal(t.ids, list)
+		t.ids = list
+		for id := range t.seen {
+			if byID[id] != t {
+				delete(t.seen, id)
+			}
+		}
+		if joined {
+			m.emitMembers(t, true)
+		}
+		t.mu.Unlock()
+	}
+	m.targets, m.units, m.order, m.configured = byID, units, order, true
+	if m.running {
+		for _, t := range fresh {
+			m.schedule(t)
+		}
+	}
 	m.mu.Unlock()
-	select {
-	case m.wake <- struct{}{}:
-	default:
-	}
 	m.checkFirstRound()
+}
+
+// settingsKey identifies how a target probes: endpoints with equal keys
+// share one target. JSON sorts map keys, so equal settings give equal keys.
+func settingsKey(t Target) string {
+	b, err := json.Marshal(struct {
+		L *config.Probe
+		R *config.Readiness
+	}{t.Liveness, t.Readiness})
+	if err != nil {
+		// Unreachable for these plain structs; never share on doubt.
+		return "id:" + t.ID
+	}
+	return string(b)
 }
 
 // sameSettings reports whether a and b probe the same way, so a reload
@@ -229,7 +288,9 @@ func sameSettings(a, b Target) bool {
 }
 
 func (m *Manager) newTarget(spec Target) *target {
-	t := &target{spec: spec}
+	t := &target{spec: spec, key: settingsKey(spec), seen: map[string]bool{}}
+	t.live = job{t: t, kind: liveJob, idx: -1}
+	t.lagJ = job{t: t, kind: lagJob, idx: -1}
 	mc := MachineConfig{Rise: 1, Fall: 1, LagFall: defaultFall}
 	if p := spec.Liveness; p != nil {
 		t.liveInterval, t.liveTimeout = p.Interval.D(), p.Timeout.D()
@@ -289,49 +350,58 @@ func (m *Manager) Run(ctx context.Context) error {
 		return errors.New("health: Run is already running")
 	}
 	m.running = true
+	for _, t := range m.units {
+		m.schedule(t)
+	}
 	m.mu.Unlock()
-
-	var wg sync.WaitGroup
-	defer func() {
-		m.mu.Lock()
-		for _, t := range m.order {
-			if t.cancel != nil {
-				t.cancel()
-				t.cancel = nil
-			}
-		}
-		m.running = false
-		m.mu.Unlock()
-		wg.Wait()
-	}()
 	m.checkFirstRound()
-	for {
-		m.mu.Lock()
-		for _, t := range m.order {
-			if t.cancel != nil {
-				continue
-			}
-			tctx, cancel := context.WithCancel(ctx)
-			t.cancel = cancel
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				m.liveLoop(tctx, t)
-			}()
-			if t.lag != nil {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					m.lagLoop(tctx, t)
-				}()
-			}
+
+	m.sched.run(ctx, func(j *job) { m.runJob(ctx, j) })
+
+	m.sched.clear()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, t := range m.units {
+		if t.scheduled {
+			t.scheduled = false
+			m.closeLag(t)
 		}
-		m.mu.Unlock()
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-m.wake:
-		}
+	}
+	m.running = false
+	return nil
+}
+
+// schedule queues t's probes: the first at a random offset within the
+// interval (at once for a target without a liveness probe). The caller
+// holds m.mu.
+func (m *Manager) schedule(t *target) {
+	t.scheduled = true
+	first := startOffset(t.liveInterval)
+	if _, nop := t.prober.(nopProber); nop {
+		first = 0
+	}
+	m.sched.add(&t.live, first)
+	if t.lag != nil {
+		m.sched.add(&t.lagJ, startOffset(t.lagInterval))
+	}
+}
+
+// unschedule takes a retired t out of the heap and closes its lag source,
+// or leaves that to the worker running its lag read. The caller holds m.mu.
+func (m *Manager) unschedule(t *target) {
+	t.scheduled = false
+	m.sched.remove(&t.live)
+	if t.lag != nil && !m.sched.remove(&t.lagJ) {
+		m.closeLag(t)
+	}
+}
+
+func (m *Manager) closeLag(t *target) {
+	if t.lag == nil {
+		return
+	}
+	if err := t.lag.Close(); err != nil {
+		m.log.Debug("closing lag source", zap.String("endpoint", t.spec.ID), zap.Error(err))
 	}
 }
 
@@ -352,114 +422,99 @@ func startOffset(d time.Duration) time.Duration {
 	return rand.N(d)
 }
 
-// loop calls do at the target's pace until ctx is done: after each call,
-// interval() says how long until the next. do runs inline, so a slow
-// probe delays the next one and never overlaps it.
-func (m *Manager) loop(ctx context.Context, interval func() time.Duration, first time.Duration, do func()) {
-	timer := m.clock.NewTimer(first)
-	defer timer.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-timer.C():
-		}
-		start := m.clock.Now()
-		do()
-		if ctx.Err() != nil {
-			return
-		}
-		timer.Reset(max(jitter(interval())-m.clock.Now().Sub(start), 0))
-	}
-}
-
-func (m *Manager) liveLoop(ctx context.Context, t *target) {
-	first := startOffset(t.liveInterval)
-	if _, nop := t.prober.(nopProber); nop {
-		first = 0
-	}
-	kind := t.prober.Kind()
-	// After a failed probe of an alive endpoint, probe again at the fast
-	// interval until fall is reached or a probe succeeds (HAProxy's
-	// fastinter): a dead endpoint leaves answers sooner.
-	next := func() time.Duration {
+// runJob runs one probe on a worker and queues the next: interval ±10%
+// after this one started, so a slow probe delays the next one and never
+// overlaps it.
+func (m *Manager) runJob(ctx context.Context, j *job) {
+	t := j.t
+	start := m.clock.Now()
+	var every time.Duration
+	if j.kind == liveJob {
+		m.probeLive(ctx, t)
+		// After a failed probe of an alive endpoint, probe again at the
+		// fast interval until fall is reached or a probe succeeds
+		// (HAProxy's fastinter): a dead endpoint leaves answers sooner.
 		t.mu.Lock()
-		defer t.mu.Unlock()
+		every = t.liveInterval
 		if t.machine.Failing() {
-			return t.fastInterval
+			every = t.fastInterval
 		}
-		return t.liveInterval
+		t.mu.Unlock()
+	} else {
+		m.probeLag(ctx, t)
+		every = t.lagInterval
 	}
-	m.loop(ctx, next, first, func() {
-		pctx, cancel := context.WithTimeout(ctx, t.liveTimeout)
-		start := time.Now()
-		err := t.prober.Probe(pctx)
-		took := time.Since(start)
-		cancel()
-		if ctx.Err() != nil {
-			return // stopping: a cancelled probe says nothing about the target
-		}
-		if m.local.check(t, "liveness", err, m.clock.Now()) {
-			return
-		}
-		err = timeoutMsg(err, t.liveTimeout)
-		if err != nil {
-			m.log.Debug("liveness probe failed", zap.String("endpoint", t.spec.ID), zap.Error(err))
-		}
-		now := m.clock.Now()
-		t.mu.Lock()
-		m.publish(t, t.machine.Liveness(now, err), func() {
-			if kind != "none" {
-				m.met.result(t.spec.ID, kind, err, took)
-			}
-		})
-		t.mu.Unlock()
-		if !t.liveSeen.Swap(true) {
-			m.checkFirstRound()
-		}
-	})
+	wait := max(jitter(every)-m.clock.Now().Sub(start), 0)
+	again := m.sched.done(j, func() bool { return ctx.Err() == nil && !t.retired.Load() }, wait)
+	if !again && j.kind == lagJob && t.retired.Load() {
+		// SetTargets left closing to the read that was in flight.
+		m.closeLag(t)
+	}
 }
 
-func (m *Manager) lagLoop(ctx context.Context, t *target) {
-	defer func() {
-		if err := t.lag.Close(); err != nil {
-			m.log.Debug("closing lag source", zap.String("endpoint", t.spec.ID), zap.Error(err))
-		}
-	}()
-	kind := t.lag.Kind()
-	every := func() time.Duration { return t.lagInterval }
-	m.loop(ctx, every, startOffset(t.lagInterval), func() {
-		pctx, cancel := context.WithTimeout(ctx, t.lagTimeout)
-		start := time.Now()
-		lag, err := t.lag.Lag(pctx)
-		took := time.Since(start)
-		cancel()
-		if ctx.Err() != nil {
-			return
-		}
-		if m.local.check(t, "lag", err, m.clock.Now()) {
-			return
-		}
-		err = timeoutMsg(err, t.lagTimeout)
-		if err != nil {
-			m.log.Debug("lag read failed", zap.String("endpoint", t.spec.ID), zap.Error(err))
-		}
-		now := m.clock.Now()
-		t.mu.Lock()
-		m.publish(t, t.machine.Lag(now, lag, err), func() {
+func (m *Manager) probeLive(ctx context.Context, t *target) {
+	kind := t.prober.Kind()
+	pctx, cancel := context.WithTimeout(ctx, t.liveTimeout)
+	start := time.Now()
+	err := t.prober.Probe(pctx)
+	took := time.Since(start)
+	cancel()
+	if ctx.Err() != nil {
+		return // stopping: a cancelled probe says nothing about the target
+	}
+	if m.local.check(t, "liveness", err, m.clock.Now()) {
+		return
+	}
+	err = timeoutMsg(err, t.liveTimeout)
+	if err != nil {
+		m.log.Debug("liveness probe failed", zap.String("endpoint", t.spec.ID), zap.Error(err))
+	}
+	now := m.clock.Now()
+	t.mu.Lock()
+	m.publish(t, t.machine.Liveness(now, err), func() {
+		if kind != "none" {
 			m.met.result(t.spec.ID, kind, err, took)
-			m.met.setLag(t.spec.ID, lag, err)
-		})
-		t.mu.Unlock()
-		if !t.lagSeen.Swap(true) {
-			m.checkFirstRound()
 		}
 	})
+	t.mu.Unlock()
+	if !t.liveSeen.Swap(true) {
+		m.checkFirstRound()
+	}
 }
 
-// publish records the result's metrics, logs and counts a change and
-// emits the machine's observation, unless t was retired by SetTargets.
-// The caller holds t.mu.
+func (m *Manager) probeLag(ctx context.Context, t *target) {
+	kind := t.lag.Kind()
+	pctx, cancel := context.WithTimeout(ctx, t.lagTimeout)
+	start := time.Now()
+	lag, err := t.lag.Lag(pctx)
+	took := time.Since(start)
+	cancel()
+	if ctx.Err() != nil {
+		return
+	}
+	if m.local.check(t, "lag", err, m.clock.Now()) {
+		return
+	}
+	err = timeoutMsg(err, t.lagTimeout)
+	if err != nil {
+		m.log.Debug("lag read failed", zap.String("endpoint", t.spec.ID), zap.Error(err))
+	}
+	now := m.clock.Now()
+	t.mu.Lock()
+	m.publish(t, t.machine.Lag(now, lag, err), func() {
+		m.met.result(t.spec.ID, kind, err, took)
+		m.met.setLag(t.spec.ID, lag, err)
+	})
+	t.mu.Unlock()
+	if !t.lagSeen.Swap(true) {
+		m.checkFirstRound()
+	}
+}
+
+// publish records the result's metrics (once per real probe), logs and
+// counts a change and emits the machine's observation for every endpoint
+// that follows t, unless t was retired by SetTargets. The caller holds
+// t.mu.
 func (m *Manager) publish(t *target, c Change, record func()) {
 	m.emitMu.Lock()
 	defer m.emitMu.Unlock()
@@ -470,6 +525,7 @@ func (m *Manager) publish(t *target, c Change, record func()) {
 	if c.Changed() {
 		m.log.Info("endpoint state changed",
 			zap.String("endpoint", t.spec.ID),
+			zap.Int("endpoints", len(t.ids)),
 			zap.String("from", c.From.String()),
 			zap.String("to", c.To.String()),
 			zap.String("reason", c.Reason))
@@ -478,10 +534,32 @@ func (m *Manager) publish(t *target, c Change, record func()) {
 	if t.machine.State() == gslb.Unknown {
 		return
 	}
-	obs := t.machine.Observation()
-	obs.Endpoint = t.spec.ID // Node and Seq are the cluster's to stamp
-	t.obs, t.hasObs = obs, true
-	m.emit(obs)
+	t.obs = t.machine.Observation()
+	t.hasObs = true
+	m.emitLocked(t, false)
+}
+
+// emitMembers emits t's latest observation for the endpoints that have
+// none yet (onlyNew) or for all of them. The caller holds t.mu.
+func (m *Manager) emitMembers(t *target, onlyNew bool) {
+	m.emitMu.Lock()
+	defer m.emitMu.Unlock()
+	if !t.retired.Load() {
+		m.emitLocked(t, onlyNew)
+	}
+}
+
+// emitLocked: the caller holds t.mu and m.emitMu.
+func (m *Manager) emitLocked(t *target, onlyNew bool) {
+	for _, id := range t.ids {
+		if onlyNew && t.seen[id] {
+			continue
+		}
+		o := t.obs
+		o.Endpoint = id
+		t.seen[id] = true
+		m.emit(o)
+	}
 }
 
 func (m *Manager) checkFirstRound() {
@@ -490,7 +568,7 @@ func (m *Manager) checkFirstRound() {
 	if m.firstDone || !m.configured {
 		return
 	}
-	for _, t := range m.order {
+	for _, t := range m.units {
 		if !t.liveSeen.Load() || (t.lag != nil && !t.lagSeen.Load()) {
 			return
 		}
@@ -504,19 +582,21 @@ func (m *Manager) checkFirstRound() {
 // closes at the first SetTargets.
 func (m *Manager) FirstRound() <-chan struct{} { return m.first }
 
-// Snapshot returns the latest observation of every target that has had a
-// result, in target order.
+// Snapshot returns the latest observation of every endpoint whose target
+// has had a result, in target order. Node and Seq are the cluster's to stamp.
 func (m *Manager) Snapshot() []gslb.Observation {
 	m.mu.Lock()
-	ts := append([]*target(nil), m.order...)
+	ms := append([]member(nil), m.order...)
 	m.mu.Unlock()
-	out := make([]gslb.Observation, 0, len(ts))
-	for _, t := range ts {
-		t.mu.Lock()
-		if t.hasObs {
-			out = append(out, t.obs)
+	out := make([]gslb.Observation, 0, len(ms))
+	for _, e := range ms {
+		e.t.mu.Lock()
+		if e.t.seen[e.id] && e.t.hasObs {
+			o := e.t.obs
+			o.Endpoint = e.id
+			out = append(out, o)
 		}
-		t.mu.Unlock()
+		e.t.mu.Unlock()
 	}
 	return out
 }
@@ -604,6 +684,9 @@ func (m *metrics) transition(endpoint string, from, to gslb.State) {
 }
 
 func (m *metrics) forget(endpoint string) {
+	if m == nil {
+		return
+	}
 	l := prometheus.Labels{"endpoint": endpoint}
 	m.results.DeletePartialMatch(l)
 	m.transitions.DeletePartialMatch(l)

@@ -25,6 +25,7 @@ type backend struct {
 	alive    atomic.Bool
 	lagMilli atomic.Int64
 	lagReads atomic.Int64
+	liveHits atomic.Int64
 	srv      *httptest.Server
 }
 
@@ -34,6 +35,7 @@ func newBackend(t *testing.T) *backend {
 	b.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/live":
+			b.liveHits.Add(1)
 			if !b.alive.Load() {
 				w.WriteHeader(http.StatusServiceUnavailable)
 			}
@@ -441,7 +443,8 @@ func TestHangingTargetStallsNothing(t *testing.T) {
 	rec := &recorder{t: t}
 	m := NewManager(Options{Emit: rec.emit})
 	good := a.target("good@x", 0)
-	stuck := a.target("stuck@x", 0)
+	// A different hold: endpoints with equal settings share one target.
+	stuck := a.target("stuck@x", time.Millisecond)
 	m.SetTargets([]Target{good, stuck})
 	hp := &hangProber{entered: make(chan struct{}, 1)}
 	hl := &hangLag{hangProber{entered: make(chan struct{}, 1)}}
