@@ -45,7 +45,7 @@ type Snapshot struct {
 	rnd  func() float64
 	// rt[g.idx][i] is the state of g.eps[i].
 	rt     [][]epRT
-	writes []writeState // by gname.idx; zero for read names
+	writes []writeState // by gname.idx; zero for read names, nil without write names
 	events []Event
 	// history holds the write records this node has seen come into force,
 	// oldest first (at most maxHistory).
@@ -90,39 +90,47 @@ func (s *Snapshot) WithView(v View, now time.Time) *Snapshot {
 }
 
 // setView derives everything that depends on the View: endpoint states,
-// write names' active regions and events.
+// write names' active regions and events. When prev was built from the
+// same compiled config, only the names with an endpoint whose agreed
+// state changed get new runtime state; the others share prev's (which is
+// immutable), so a republish costs a pass over the View plus the work of
+// the names that changed, not a rebuild of every name's records.
 func (s *Snapshot) setView(prev *Snapshot, v View, now time.Time) {
 	s.view, s.now = v, now
-	s.rt = make([][]epRT, len(s.c.names))
-	for gi, g := range s.c.names {
-		s.rt[gi] = make([]epRT, len(g.eps))
-		for i, e := range g.eps {
-			es := v.Endpoints[e.id]
-			rt := epRT{state: es.State, transition: es.Transition, since: es.Since}
-			ttl := g.ttl
-			if es.Transition {
-				ttl = g.minTTL
-			}
-			for f, addrs := range [2][]netip.Addr{e.v4, e.v6} {
-				for _, ip := range addrs {
-					t := TypeA
-					if f == 1 {
-						t = TypeAAAA
-					}
-					rt.alone[f] = append(rt.alone[f], Record{Name: g.fqdn, Type: t, TTL: ttl, Data: RData{Addr: ip}})
+	var changed []*gep // endpoints whose state, since or transition moved
+	if prev != nil && prev.c == s.c {
+		// prev.rt holds what the previous View said of every endpoint, so
+		// one lookup in the new View per endpoint finds the changes.
+		s.rt = slices.Clone(prev.rt)
+		for gi, g := range s.c.names {
+			moved := false
+			for i, e := range g.eps {
+				if old := prev.rt[gi][i]; !old.same(v.Endpoints[e.id]) {
+					changed = append(changed, e)
+					moved = true
 				}
-				rt.alone[f] = slices.Clip(rt.alone[f])
 			}
-			s.rt[gi][i] = rt
+			if moved {
+				s.rt[gi] = buildRT(g, v)
+			}
+		}
+	} else {
+		s.rt = make([][]epRT, len(s.c.names))
+		for gi, g := range s.c.names {
+			s.rt[gi] = buildRT(g, v)
 		}
 	}
-	s.writes = make([]writeState, len(s.c.names))
 	if prev != nil {
 		s.history = prev.history
 	}
 	for gi, g := range s.c.names {
 		if !g.write {
 			continue
+		}
+		if s.writes == nil {
+			// Allocated only with write names: read names never index it,
+			// and 100k read names should not pay for it on every publish.
+			s.writes = make([]writeState, len(s.c.names))
 		}
 		rec := v.Active[g.fqdn]
 		s.writes[gi] = s.decideWrite(g, rec)
@@ -139,11 +147,15 @@ func (s *Snapshot) setView(prev *Snapshot, v View, now time.Time) {
 	// Events: every agreed state change from the previous View, in config
 	// order, appended to the carried history.
 	var old View
+	eps := s.c.eps
 	if prev != nil {
 		old = prev.view
 		s.events = slices.Clone(prev.events)
+		if prev.c == s.c {
+			eps = changed // a state change is a change same sees
+		}
 	}
-	for _, e := range s.c.eps {
+	for _, e := range eps {
 		from, to := old.Endpoints[e.id], v.Endpoints[e.id]
 		if from.State == to.State {
 			continue
@@ -157,6 +169,37 @@ func (s *Snapshot) setView(prev *Snapshot, v View, now time.Time) {
 	if len(s.events) > maxEvents {
 		s.events = slices.Clone(s.events[len(s.events)-maxEvents:])
 	}
+}
+
+// same reports whether an endpoint with agreed state es would get the
+// runtime state r.
+func (r *epRT) same(es EndpointState) bool {
+	return r.state == es.State && r.transition == es.Transition && r.since.Equal(es.Since)
+}
+
+// buildRT returns the runtime state of g's endpoints under v.
+func buildRT(g *gname, v View) []epRT {
+	out := make([]epRT, len(g.eps))
+	for i, e := range g.eps {
+		es := v.Endpoints[e.id]
+		rt := epRT{state: es.State, transition: es.Transition, since: es.Since}
+		ttl := g.ttl
+		if es.Transition {
+			ttl = g.minTTL
+		}
+		for f, addrs := range [2][]netip.Addr{e.v4, e.v6} {
+			for _, ip := range addrs {
+				t := TypeA
+				if f == 1 {
+					t = TypeAAAA
+				}
+				rt.alone[f] = append(rt.alone[f], Record{Name: g.fqdn, Type: t, TTL: ttl, Data: RData{Addr: ip}})
+			}
+			rt.alone[f] = slices.Clip(rt.alone[f])
+		}
+		out[i] = rt
+	}
+	return out
 }
 
 // Config returns the config the Snapshot was built from. Callers must not

@@ -1,0 +1,101 @@
+package gslb
+
+import (
+	"fmt"
+	"maps"
+	"reflect"
+	"testing"
+
+	"github.com/gslbd/gslbd/config"
+)
+
+// scaleConfig is testConfig plus n read names with three endpoints each,
+// as a SaaS with a name per customer has.
+func scaleConfig(n int) *config.Config {
+	cfg := testConfig()
+	z := &cfg.Zones[0]
+	for i := range n {
+		name := fmt.Sprintf("c%d.%s", i, z.Apex)
+		z.Names = append(z.Names, cfgName(name, "nearest",
+			ep(name, "us-east", "192.0.2.1"),
+			ep(name, "eu-west", "198.51.100.1"),
+			ep(name, "ap-southeast", "203.0.113.1", "2001:db8::1")))
+	}
+	return cfg
+}
+
+// withState returns a copy of v with one endpoint's state changed.
+func withState(v View, id string, st State) View {
+	v.Endpoints = maps.Clone(v.Endpoints)
+	es := v.Endpoints[id]
+	es.State, es.Since = st, t0
+	v.Endpoints[id] = es
+	return v
+}
+
+// TestRepublishSharesUnchanged: WithView rebuilds only the names whose
+// endpoints changed, shares the rest with the previous Snapshot, leaves
+// the previous Snapshot as it was, and equals a Snapshot built afresh.
+func TestRepublishSharesUnchanged(t *testing.T) {
+	cfg := scaleConfig(50)
+	v1 := viewOf(cfg, nil)
+	s1, err := NewSnapshot(Options{Config: cfg, View: v1, Now: t0, Rand: func() float64 { return 0 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := make([][]epRT, len(s1.rt))
+	for i, r := range s1.rt {
+		before[i] = append([]epRT(nil), r...)
+	}
+	const id = "us-east@c7.gslb.test"
+	v2 := withState(v1, id, Down)
+	s2 := s1.WithView(v2, t0)
+	fresh, err := NewSnapshot(Options{Config: cfg, View: v2, Now: t0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(s2.rt, fresh.rt) {
+		t.Fatal("incremental runtime state differs from a fresh build")
+	}
+	if !reflect.DeepEqual(s1.rt, before) {
+		t.Fatal("WithView modified the previous Snapshot")
+	}
+	changed := s1.c.byName["c7.gslb.test."].idx
+	for gi := range s2.rt {
+		shared := &s2.rt[gi][0] == &s1.rt[gi][0]
+		if shared == (gi == changed) {
+			t.Fatalf("name %s: shared=%v", s1.c.names[gi].fqdn, shared)
+		}
+	}
+	// The start's unknown->ready events are carried; the change is last.
+	if ev := s2.Events(); len(ev) == 0 || ev[len(ev)-1].Endpoint != id || ev[len(ev)-1].To != Down ||
+		(len(ev) > 1 && ev[len(ev)-2].Endpoint == id) {
+		t.Fatalf("events end with %+v", ev[max(len(ev)-2, 0):])
+	}
+	res, err := s2.Answer(Question{"c7.gslb.test.", TypeA}, seattle)
+	if err != nil || len(res.Answer) != 1 || res.Answer[0].Data.Addr.String() == "192.0.2.1" {
+		t.Fatalf("answer after us-east went down: %+v %v", res, err)
+	}
+}
+
+// BenchmarkRepublish measures WithView after one endpoint changes state,
+// the publisher's common case.
+func BenchmarkRepublish(b *testing.B) {
+	for _, n := range []int{10_000, 100_000} {
+		b.Run(fmt.Sprint(n, "names"), func(b *testing.B) {
+			cfg := scaleConfig(n)
+			up := viewOf(cfg, nil)
+			s, err := NewSnapshot(Options{Config: cfg, View: up, Now: t0})
+			if err != nil {
+				b.Fatal(err)
+			}
+			down := withState(up, fmt.Sprintf("eu-west@c%d.gslb.test", n/2), Down)
+			views := [2]View{down, up}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range b.N {
+				s = s.WithView(views[i%2], t0)
+			}
+		})
+	}
+}
