@@ -84,6 +84,11 @@ type Listen struct {
 	// HTTPTLS, when its files are set, serves the HTTP listener over TLS
 	// only. The files are re-read on reload.
 	HTTPTLS TLSFiles `yaml:"http_tls"`
+	// AnswerMetricNames is how many distinct GSLB names get their own
+	// series in gslbd_dns_gslb_answers_total (later ones count as
+	// "other"); 0 means 1000, a negative value turns per-name series off
+	// (answers are then counted by region only). Read at start.
+	AnswerMetricNames int `yaml:"answer_metric_names"`
 }
 
 // ConnLimits caps open TCP connections per listener kind, in total and

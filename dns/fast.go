@@ -315,7 +315,7 @@ func (h *handler) fastAnswer(q *wireQuery, src netip.Addr, out []byte, c *shard)
 	}
 
 	if err == nil && ans.Region != "" {
-		c.answer(ans.GSLBName, ans.Region)
+		c.answer(h.names.label(ans.GSLBName), ans.Region)
 	}
 	if h.rrl != nil {
 		// As the full path's limit (protect.go): charged to the packet's

@@ -58,11 +58,12 @@ type handler struct {
 	rrl     *RRL // nil: no rate limiting
 	cookies *Cookies
 	cookieC cookieCounters
+	names   *nameSeries
 }
 
 func newHandler(load func() Answerer, o Options, m *metrics) *handler {
 	return &handler{load: load, udpSize: o.UDPSize, log: o.Logger, m: m,
-		rrl: o.RRL, cookies: o.Cookies, cookieC: newCookieCounters(o.Registerer)}
+		rrl: o.RRL, cookies: o.Cookies, cookieC: newCookieCounters(o.Registerer), names: newNameSeries(o.AnswerMetricNames)}
 }
 
 // ServeDNS is the one request path: respond builds the reply, limit
@@ -187,7 +188,7 @@ func (h *handler) answer(req, resp *mdns.Msg, opt, ours *mdns.OPT, src netip.Add
 	ans, err := a.Answer(gslb.Question{Name: q.Name, Type: q.Qtype}, client)
 	h.fill(resp, q, ans, err)
 	if err == nil && ans.Region != "" {
-		h.m.shared.answer(ans.GSLBName, ans.Region)
+		h.m.shared.answer(h.names.label(ans.GSLBName), ans.Region)
 	}
 	if ecs != nil {
 		ours.Option = append(ours.Option, ecs.reply(ans.Scope))

@@ -68,6 +68,11 @@ type Options struct {
 	// Cookies issues and checks DNS server cookies. Nil uses a random
 	// secret, so cookies validate on this process only.
 	Cookies *Cookies
+	// AnswerMetricNames is how many distinct GSLB names get their own
+	// series in gslbd_dns_gslb_answers_total; later names count as
+	// "other". 0 is DefaultAnswerMetricNames; negative turns per-name
+	// series off (every answer counts as name "all", by region).
+	AnswerMetricNames int
 }
 
 func (o Options) withDefaults() Options {

@@ -99,20 +99,30 @@ func (m *metrics) configLoaded(cfg *config.Config) {
 }
 
 // observeSwap updates the state gauges and counts transitions between two
-// consecutive Snapshots.
+// consecutive Snapshots. The state gauge covers probed endpoints only
+// (those with a liveness probe or a readiness source): a config of 100k
+// names without probes would otherwise export 1.8M constant series. With
+// the same config, only the endpoints whose state changed are touched,
+// so a publish costs what changed, not a rewrite of every series.
 func (m *metrics) observeSwap(cur, next *gslb.Snapshot) {
 	before := cur.View().Endpoints
-	m.state.Reset()
+	sameCfg := cur.Config() == next.Config()
+	probed := probedEndpoints(next.Config())
+	if !sameCfg {
+		m.state.Reset()
+	}
 	for _, ep := range next.Endpoints() {
 		st := ep.State.State
-		for s := gslb.Unknown; s <= gslb.Drained; s++ {
-			v := 0.0
-			if s == st {
-				v = 1
-			}
-			m.state.WithLabelValues(ep.ID, s.String()).Set(v)
-		}
 		prev := before[ep.ID].State
+		if probed[ep.ID] && (!sameCfg || prev != st) {
+			for s := gslb.Unknown; s <= gslb.Drained; s++ {
+				v := 0.0
+				if s == st {
+					v = 1
+				}
+				m.state.WithLabelValues(ep.ID, s.String()).Set(v)
+			}
+		}
 		if prev == st {
 			continue
 		}
@@ -121,4 +131,23 @@ func (m *metrics) observeSwap(cur, next *gslb.Snapshot) {
 			m.failovers.WithLabelValues(ep.GSLBName).Inc()
 		}
 	}
+}
+
+// probedEndpoints is the set of endpoint IDs with a liveness probe or a
+// readiness source in cfg.
+func probedEndpoints(cfg *config.Config) map[string]bool {
+	out := map[string]bool{}
+	if cfg == nil {
+		return out
+	}
+	for _, z := range cfg.Zones {
+		for _, n := range z.Names {
+			for _, e := range n.Endpoints {
+				if e.Liveness != nil || e.Readiness != nil {
+					out[e.ID] = true
+				}
+			}
+		}
+	}
+	return out
 }

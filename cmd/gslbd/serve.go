@@ -70,16 +70,17 @@ func serve(ctx context.Context, f flags, hup <-chan os.Signal, log *zap.Logger, 
 		return err
 	}
 	dnsSrv, err := dns.NewServer(dns.Options{
-		Addrs:          cfg.Listen.DNS,
-		Source:         store,
-		UDPSize:        cfg.Listen.UDPSize,
-		UDPWorkers:     cfg.Listen.UDPWorkers,
-		TCPIdleTimeout: cfg.Listen.TCPIdleTimeout.D(),
-		TCPLimits:      caps.dns,
-		Logger:         log.Named("dns"),
-		Registerer:     reg,
-		RRL:            protect.rrl,
-		Cookies:        protect.cookies,
+		Addrs:             cfg.Listen.DNS,
+		Source:            store,
+		UDPSize:           cfg.Listen.UDPSize,
+		UDPWorkers:        cfg.Listen.UDPWorkers,
+		TCPIdleTimeout:    cfg.Listen.TCPIdleTimeout.D(),
+		TCPLimits:         caps.dns,
+		Logger:            log.Named("dns"),
+		Registerer:        reg,
+		RRL:               protect.rrl,
+		Cookies:           protect.cookies,
+		AnswerMetricNames: cfg.Listen.AnswerMetricNames,
 	})
 	if err != nil {
 		return err
