@@ -107,11 +107,11 @@ for n in "${sizes[@]}"; do
 	hz=$(getconf CLK_TCK)
 	idlecpu=$(python3 -c "print(f'{100*($c1-$c0)/$hz/$idle:.1f}%')")
 	rss=$(awk '/VmRSS/{printf "%.0f", $2/1024}' "/proc/$pid/status")
-	gor=$(curl -s "http://127.0.0.1:$hport/metrics" | awk '/^go_goroutines /{print $2}')
+	gor=$({ curl -s "http://127.0.0.1:$hport/metrics" || true; } | awk '/^go_goroutines /{print $2}')
 	# Republish: fail target 0; latency from this node's probe verdict
 	# (health log) to the published Snapshot (publisher log).
 	lines=$(wc -l <"$log")
-	curl -s "http://127.0.0.1:$rport/flip?t=0" >/dev/null
+	curl -s "http://127.0.0.1:$rport/flip?t=0" >/dev/null || true
 	repub=""
 	for _ in $(seq 1 100); do
 		repub=$(tail -n +"$((lines + 1))" "$log" | python3 -c '
@@ -136,5 +136,5 @@ for _ in range(100000): print(f'c{random.randrange($n)}.gslb.test A')" >"$q.rand
 	qs=$(dnsperf -s 127.0.0.1 -p "$dport" -d "$q.single" -l "$secs" -c 4 -Q 500000 2>/dev/null | awk '/Queries per second/{printf "%.0f", $4}')
 	printf '%-7s %-8s %-9s %-8s %-10s %-9s %-11s %-11s %-11s\n' "$n" "$check" "$serving" "$rss" "${gor:-?}" "$idlecpu" "${repub:-?}" "${qr:-?}" "${qs:-?}"
 	kill "$pid"; wait "$pid" 2>/dev/null || true
-	curl -s "http://127.0.0.1:$rport/flip?t=none" >/dev/null
+	curl -s "http://127.0.0.1:$rport/flip?t=none" >/dev/null || true
 done
