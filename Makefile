@@ -3,8 +3,9 @@ SHELL := /bin/bash
 GO ?= go
 # Debian packages the tests drive for real: dig, kdig (DNS cookie tests),
 # Unbound, PostgreSQL, Chromium (dashboard browser test), dnsperf (bench/)
-# and util-linux (prlimit, for the descriptor-exhaustion tests).
-APT_PKGS := bind9-dnsutils knot-dnsutils unbound postgresql chromium dnsperf ca-certificates util-linux
+# util-linux (prlimit, for the descriptor-exhaustion tests) and iproute2
+# (network namespaces for the write-name partition test).
+APT_PKGS := bind9-dnsutils knot-dnsutils unbound postgresql chromium dnsperf ca-certificates util-linux iproute2
 # Only the benchmarks need these: gdnsd for bench/compare.sh.
 BENCH_APT_PKGS := gdnsd dnsperf
 STATICCHECK := $(shell $(GO) env GOPATH)/bin/staticcheck
