@@ -401,49 +401,16 @@ type DrainResponse struct {
 }
 
 func (s *server) handleDrain(drained bool) http.HandlerFunc {
-	action := "undrain"
-	if drained {
-		action = "drain"
-	}
 	return func(w http.ResponseWriter, r *http.Request) {
-		if !s.authorize(w, r) {
-			return
-		}
 		id := r.PathValue("id")
-		snap := s.snapshot(w)
-		if snap == nil {
+		d, _, now, ok := s.applyDrain(w, r, drained, drainTarget{
+			kind: "endpoint", name: id,
+			known: func(snap *gslb.Snapshot) bool { return hasEndpoint(snap, id) },
+			set:   func(d *gslb.Drain) { d.Endpoint = id },
+		})
+		if !ok {
 			return
 		}
-		if !hasEndpoint(snap, id) {
-			writeError(w, http.StatusNotFound, fmt.Sprintf("unknown endpoint %q (see the ids in /api/v1/state)", id))
-			return
-		}
-		now := time.Now()
-		req, err := parseDrainRequest(w, r, now)
-		if err != nil {
-			writeError(w, http.StatusBadRequest, err.Error())
-			return
-		}
-		if s.o.Drain == nil {
-			writeError(w, http.StatusNotImplemented, action+" is not available on this node")
-			return
-		}
-		d := drainFor(req, drained)
-		d.Endpoint = id
-		if err := s.o.Drain(d); err != nil {
-			if errors.Is(err, ErrUnknownEndpoint) {
-				writeError(w, http.StatusNotFound, fmt.Sprintf("unknown endpoint %q", id))
-				return
-			}
-			if errors.Is(err, ErrInvalid) {
-				writeError(w, http.StatusBadRequest, action+" refused: "+err.Error())
-				return
-			}
-			s.log.Error("admin action failed", zap.String("action", action), zap.String("endpoint", id), zap.Error(err))
-			writeError(w, http.StatusInternalServerError, action+" failed: "+err.Error())
-			return
-		}
-		s.log.Info("admin action", zap.String("action", action), zap.String("endpoint", id), zap.String("remote", r.RemoteAddr))
 		resp := DrainResponse{ID: id, Drained: drained, Reason: d.Reason, From: timePtr(d.From), Until: timePtr(d.Until)}
 		if !d.From.IsZero() || !d.Until.IsZero() {
 			resp.Status = d.StatusAt(now)

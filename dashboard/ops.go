@@ -95,42 +95,21 @@ type RegionDrainResponse struct {
 }
 
 func (s *server) handleRegionDrain(drained bool) http.HandlerFunc {
-	action := "undrain"
-	if drained {
-		action = "drain"
-	}
 	return func(w http.ResponseWriter, r *http.Request) {
-		if !s.authorize(w, r) {
-			return
-		}
 		region := r.PathValue("region")
-		snap := s.snapshot(w)
-		if snap == nil {
-			return
-		}
-		known := false
-		for _, rg := range snap.Regions() {
-			known = known || rg.Name == region
-		}
-		if !known {
-			writeError(w, http.StatusNotFound, fmt.Sprintf("unknown region %q (see the regions in /api/v1/state)", region))
-			return
-		}
-		now := time.Now()
-		req, err := parseDrainRequest(w, r, now)
-		if err != nil {
-			writeError(w, http.StatusBadRequest, err.Error())
-			return
-		}
-		if s.o.Drain == nil {
-			writeError(w, http.StatusNotImplemented, action+" is not available on this node")
-			return
-		}
-		d := drainFor(req, drained)
-		d.Region = region
-		if err := s.o.Drain(d); err != nil {
-			s.log.Error("admin action failed", zap.String("action", action), zap.String("region", region), zap.Error(err))
-			writeError(w, http.StatusInternalServerError, action+" failed: "+err.Error())
+		d, snap, now, ok := s.applyDrain(w, r, drained, drainTarget{
+			kind: "region", name: region,
+			known: func(snap *gslb.Snapshot) bool {
+				for _, rg := range snap.Regions() {
+					if rg.Name == region {
+						return true
+					}
+				}
+				return false
+			},
+			set: func(d *gslb.Drain) { d.Region = region },
+		})
+		if !ok {
 			return
 		}
 		resp := RegionDrainResponse{Region: region, Drained: drained, Status: d.StatusAt(now),
@@ -140,10 +119,64 @@ func (s *server) handleRegionDrain(drained bool) http.HandlerFunc {
 				resp.Endpoints = append(resp.Endpoints, ep.ID)
 			}
 		}
-		s.log.Info("admin action", zap.String("action", action+" region"), zap.String("region", region),
-			zap.String("status", string(resp.Status)), zap.String("remote", r.RemoteAddr))
 		writeJSON(w, http.StatusOK, resp)
 	}
+}
+
+// drainTarget is what a drain request names: one endpoint or one region.
+type drainTarget struct {
+	kind  string // "endpoint" or "region": the log field and the error text
+	name  string
+	known func(*gslb.Snapshot) bool
+	set   func(*gslb.Drain)
+}
+
+// applyDrain runs what endpoint and region drains share, so the two cannot
+// drift apart in how they authorize, validate and report: the token, the
+// target's existence, the body, and the hand-over to the cluster. It writes
+// the error reply itself; ok is false when the request ends there.
+func (s *server) applyDrain(w http.ResponseWriter, r *http.Request, drained bool, t drainTarget) (d gslb.Drain, snap *gslb.Snapshot, now time.Time, ok bool) {
+	action := "undrain"
+	if drained {
+		action = "drain"
+	}
+	if !s.authorize(w, r) {
+		return d, nil, now, false
+	}
+	if snap = s.snapshot(w); snap == nil {
+		return d, nil, now, false
+	}
+	if !t.known(snap) {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("unknown %s %q (see /api/v1/state)", t.kind, t.name))
+		return d, nil, now, false
+	}
+	now = time.Now()
+	req, err := parseDrainRequest(w, r, now)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return d, nil, now, false
+	}
+	if s.o.Drain == nil {
+		writeError(w, http.StatusNotImplemented, action+" is not available on this node")
+		return d, nil, now, false
+	}
+	d = drainFor(req, drained)
+	t.set(&d)
+	if err := s.o.Drain(d); err != nil {
+		switch {
+		case errors.Is(err, ErrUnknownEndpoint):
+			writeError(w, http.StatusNotFound, fmt.Sprintf("unknown %s %q", t.kind, t.name))
+		case errors.Is(err, ErrInvalid):
+			writeError(w, http.StatusBadRequest, action+" refused: "+err.Error())
+		default:
+			s.log.Error("admin action failed", zap.String("action", action), zap.String(t.kind, t.name), zap.Error(err))
+			writeError(w, http.StatusInternalServerError, action+" failed: "+err.Error())
+		}
+		return d, nil, now, false
+	}
+	s.log.Info("admin action", zap.String("action", action), zap.String(t.kind, t.name),
+		zap.String("status", string(d.StatusAt(now))), zap.String("remote", r.RemoteAddr))
+	return d, snap, now, true
 }
 
 // DrainRow is one drain record with its status now, in
