@@ -43,36 +43,15 @@ func clusterConfig(name string, bind int, seeds []int, b1, b2 *backend) string {
 	for _, p := range seeds {
 		s = append(s, fmt.Sprintf("127.0.0.1:%d", p))
 	}
-	return fmt.Sprintf(`node: %s
-regions:
-  - {name: r1, latitude: 39.0, longitude: -77.5, continent: NA}
-  - {name: r2, latitude: 53.3, longitude: -6.3, continent: EU}
-health: {interval: 1s, timeout: 500ms, rise: 1, fall: 2}
-zones:
-  - apex: gslb.test.
-    nameservers: [{name: ns1.gslb.test., addresses: [127.0.0.1]}]
-    names:
-      - name: app
-        policy: failover
-        order: [r1, r2]
-        ttl: 5s
-        endpoints:
-          - {region: r1, addresses: [192.0.2.1], liveness: {url: "%s/healthz"}}
-          - {region: r2, addresses: [192.0.2.2], liveness: {url: "%s/healthz"}}
-      - name: db
-        role: write
-        order: [r1, r2]
-        ttl: 5s
-        endpoints:
-          - {region: r1, addresses: [192.0.2.11], liveness: {url: "%s/healthz"}}
-          - {region: r2, addresses: [192.0.2.12], liveness: {url: "%s/healthz"}}
-admin: {token: cluster-test-token}
+	zone := twoRegions{url1: b1.srv.URL + "/healthz", url2: b2.srv.URL + "/healthz",
+		health: "{interval: 1s, timeout: 500ms, rise: 1, fall: 2}", ttl: "5s", write: true}
+	return "node: " + name + "\n" + zone.yaml() + fmt.Sprintf(`admin: {token: cluster-test-token}
 cluster:
   bind: 127.0.0.1:%d
   seeds: [%s]
   expect: %d
   keys: [%s]
-`, name, b1.srv.URL, b2.srv.URL, b1.srv.URL, b2.srv.URL, bind, strings.Join(s, ", "), expect, testKey)
+`, bind, strings.Join(s, ", "), expect, testKey)
 }
 
 // TestThreeProcessCluster runs three gslbd processes gossiping on loopback:

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,28 +19,10 @@ func TestDrainSurvivesRestart(t *testing.T) {
 	b1, b2 := newBackend(t), newBackend(t)
 	dir := t.TempDir()
 	state := filepath.Join(dir, "state.json")
-	cfg := fmt.Sprintf(`node: drain-test
-state_file: %s
-admin: {token: s3cret-drain-test-token}
-regions:
-  - {name: r1, latitude: 39.0, longitude: -77.5, continent: NA}
-  - {name: r2, latitude: 53.3, longitude: -6.3, continent: EU}
-health: {interval: 500ms, timeout: 250ms, rise: 1, fall: 2}
-zones:
-  - apex: gslb.test.
-    nameservers: [{name: ns1.gslb.test., addresses: [127.0.0.1]}]
-    names:
-      - name: app
-        policy: failover
-        order: [r1, r2]
-        endpoints:
-          - {region: r1, addresses: [192.0.2.1], liveness: {url: "%s/healthz"}}
-          - {region: r2, addresses: [192.0.2.2], liveness: {url: "%s/healthz"}}
-`, state, b1.srv.URL, b2.srv.URL)
-	path := filepath.Join(dir, "gslbd.yaml")
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	zone := twoRegions{url1: b1.srv.URL + "/healthz", url2: b2.srv.URL + "/healthz",
+		health: "{interval: 500ms, timeout: 250ms, rise: 1, fall: 2}"}
+	path := writeFile(t, filepath.Join(dir, "gslbd.yaml"),
+		"node: drain-test\nstate_file: "+state+"\nadmin: {token: s3cret-drain-test-token}\n"+zone.yaml())
 	const id = "r1@app.gslb.test"
 
 	n := startNode(t, "-config", path)

@@ -23,35 +23,10 @@ import (
 // loopback backends; extra is appended (YAML at top level).
 func hardenConfig(t *testing.T, b1, b2 *backend, extra string) string {
 	t.Helper()
-	dir := t.TempDir()
-	cfg := fmt.Sprintf(`node: harden-test
-admin: {token: harden-test-token-0123}
-regions:
-  - {name: r1, latitude: 39.0, longitude: -77.5, continent: NA}
-  - {name: r2, latitude: 53.3, longitude: -6.3, continent: EU}
-health: {interval: 500ms, timeout: 250ms, rise: 1, fall: 2}
-zones:
-  - apex: gslb.test.
-    nameservers: [{name: ns1.gslb.test., addresses: [127.0.0.1]}]
-    names:
-      - name: app
-        policy: failover
-        order: [r1, r2]
-        endpoints:
-          - {region: r1, addresses: [192.0.2.1], liveness: {url: "%s/healthz"}}
-          - {region: r2, addresses: [192.0.2.2], liveness: {url: "%s/healthz"}}
-      - name: db
-        role: write
-        order: [r1, r2]
-        endpoints:
-          - {region: r1, addresses: [192.0.2.11], liveness: {url: "%s/healthz"}}
-          - {region: r2, addresses: [192.0.2.12], liveness: {url: "%s/healthz"}}
-%s`, b1.srv.URL, b2.srv.URL, b1.srv.URL, b2.srv.URL, extra)
-	path := filepath.Join(dir, "gslbd.yaml")
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	zone := twoRegions{url1: b1.srv.URL + "/healthz", url2: b2.srv.URL + "/healthz",
+		health: "{interval: 500ms, timeout: 250ms, rise: 1, fall: 2}", write: true}
+	return writeFile(t, filepath.Join(t.TempDir(), "gslbd.yaml"),
+		"node: harden-test\nadmin: {token: "+hardenToken+"}\n"+zone.yaml()+extra)
 }
 
 const hardenToken = "harden-test-token-0123"

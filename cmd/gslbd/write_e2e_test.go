@@ -87,35 +87,11 @@ func writeConfig(t testing.TB, dir string, me wnode, all []wnode, b1, b2 *wbacke
   write_grace: 2s
 `, me.gossip, strings.Join(seeds, ", "), len(all), testKey)
 	}
-	cfg := fmt.Sprintf(`node: %[1]s
-state_file: %[2]s
-admin: {token: %[3]s}
-regions:
-  - {name: r1, latitude: 39.0, longitude: -77.5, continent: NA}
-  - {name: r2, latitude: 53.3, longitude: -6.3, continent: EU}
-health: {interval: 1s, timeout: 500ms, rise: 1, fall: 2}
-zones:
-  - apex: gslb.test.
-    nameservers: [{name: ns1.gslb.test., addresses: [127.0.0.1]}]
-    names:
-      - name: app
-        policy: failover
-        order: [r1, r2]
-        endpoints:
-          - {region: r1, addresses: [192.0.2.1], liveness: {url: "%[4]s/healthz?from=%[1]s"}}
-          - {region: r2, addresses: [192.0.2.2], liveness: {url: "%[5]s/healthz?from=%[1]s"}}
-      - name: db
-        role: write
-        order: [r1, r2]
-        endpoints:
-          - {region: r1, addresses: [192.0.2.11], liveness: {url: "%[4]s/healthz?from=%[1]s"}}
-          - {region: r2, addresses: [192.0.2.12], liveness: {url: "%[5]s/healthz?from=%[1]s"}}
-%[6]s`, me.name, filepath.Join(dir, me.name+".state.json"), testAdminToken, b1.url, b2.url, cluster)
-	path := filepath.Join(dir, me.name+".yaml")
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	zone := twoRegions{url1: b1.url + "/healthz?from=" + me.name, url2: b2.url + "/healthz?from=" + me.name,
+		health: "{interval: 1s, timeout: 500ms, rise: 1, fall: 2}", write: true}
+	cfg := fmt.Sprintf("node: %s\nstate_file: %s\nadmin: {token: %s}\n",
+		me.name, filepath.Join(dir, me.name+".state.json"), testAdminToken)
+	return writeFile(t, filepath.Join(dir, me.name+".yaml"), cfg+zone.yaml()+cluster)
 }
 
 // startWriteCluster starts every node of all and waits until each is
