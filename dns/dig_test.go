@@ -3,7 +3,6 @@ package dns
 import (
 	"context"
 	"net"
-	"os"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -11,19 +10,14 @@ import (
 	"time"
 
 	"github.com/gslbd/gslbd/gslb"
+
+	"github.com/gslbd/gslbd/internal/testenv"
 )
 
 // needDig returns dig's path, skipping the test without it (failing under CI).
 func needDig(t *testing.T) string {
 	t.Helper()
-	p, err := exec.LookPath("dig")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("dig not found (install bind9-dnsutils); required when CI=true")
-		}
-		t.Skip("dig not found; install bind9-dnsutils to run this test")
-	}
-	return p
+	return testenv.NeedTool(t, "dig", "bind9-dnsutils")
 }
 
 // digResult is the part of dig's output the tests look at.

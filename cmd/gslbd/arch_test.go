@@ -31,6 +31,9 @@ func TestImportRules(t *testing.T) {
 		// log lines; they need the config types of their sections.
 		"hooks": {"config", "gslb"},
 		"audit": {"config", "gslb"},
+		// internal/testenv is test support: any test may use it, no
+		// production code may, and it imports nothing of gslbd.
+		"internal": {},
 	}
 	cmd := exec.Command("go", "list", "-json", "../../...")
 	out, err := cmd.StdoutPipe()
@@ -69,6 +72,12 @@ func TestImportRules(t *testing.T) {
 			dep := strings.SplitN(strings.TrimPrefix(imp, mod), "/", 2)[0]
 			if dep == "cmd" {
 				t.Errorf("%s imports %s: nothing imports cmd", p.ImportPath, imp)
+			}
+			if dep == "internal" && top != "internal" {
+				if i < len(p.Imports) {
+					t.Errorf("%s imports %s: internal/ is for tests only", p.ImportPath, imp)
+				}
+				continue
 			}
 			if !ruled || dep == top {
 				continue

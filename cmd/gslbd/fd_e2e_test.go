@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -14,6 +13,8 @@ import (
 	"time"
 
 	mdns "github.com/miekg/dns"
+
+	"github.com/gslbd/gslbd/internal/testenv"
 )
 
 // nofileLimit is the descriptor limit the exhaustion tests run gslbd
@@ -24,13 +25,7 @@ const nofileLimit = 1024
 // nofileLimit (soft and hard), or skips the test without prlimit.
 func prlimitWrapper(t *testing.T) []string {
 	t.Helper()
-	path, err := exec.LookPath("prlimit")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("prlimit is required in CI: %v", err)
-		}
-		t.Skipf("prlimit not found (%v); install the Debian package util-linux to run this test", err)
-	}
+	path := testenv.NeedTool(t, "prlimit", "util-linux")
 	return []string{path, fmt.Sprintf("--nofile=%d:%d", nofileLimit, nofileLimit)}
 }
 

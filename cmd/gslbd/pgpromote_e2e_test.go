@@ -5,11 +5,8 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"regexp"
-	"sort"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -17,124 +14,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/gslbd/gslbd/gslb"
+	"github.com/gslbd/gslbd/internal/testenv"
 )
-
-// pgPair is a PostgreSQL primary and streaming standby on loopback, run
-// as the postgres user when the test runs as root (as in health's tests).
-type pgPair struct {
-	t                    *testing.T
-	bin, dir, asUser     string
-	primary, standby     int
-	primaryDir, standbyD string
-	running              []string
-}
-
-func (s *pgPair) run(name string, args ...string) {
-	s.t.Helper()
-	path := filepath.Join(s.bin, name)
-	cmd := exec.Command(path, args...)
-	if s.asUser != "" {
-		cmd = exec.Command("runuser", append([]string{"-u", s.asUser, "--", path}, args...)...)
-	}
-	cmd.Dir = s.dir
-	cmd.Env = append(os.Environ(), "LC_ALL=C", "PGTZ=UTC")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		s.t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-	}
-}
-
-func (s *pgPair) dsn(port int) string {
-	return fmt.Sprintf("host=127.0.0.1 port=%d user=postgres dbname=postgres sslmode=disable connect_timeout=5", port)
-}
-
-func startPGPair(t *testing.T) *pgPair {
-	t.Helper()
-	matches, _ := filepath.Glob("/usr/lib/postgresql/*/bin/initdb")
-	if _, err := exec.LookPath("psql"); len(matches) == 0 || err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("PostgreSQL server binaries and psql are required in CI (apt-get install postgresql)")
-		}
-		t.Skip("PostgreSQL server binaries or psql not found (apt-get install postgresql)")
-	}
-	sort.Slice(matches, func(i, j int) bool {
-		vi, _ := strconv.Atoi(filepath.Base(filepath.Dir(filepath.Dir(matches[i]))))
-		vj, _ := strconv.Atoi(filepath.Base(filepath.Dir(filepath.Dir(matches[j]))))
-		return vi < vj
-	})
-	s := &pgPair{t: t, bin: filepath.Dir(matches[len(matches)-1])}
-	dir, err := os.MkdirTemp("", "gslbd-pgpromote-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.dir = dir
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if os.Geteuid() == 0 {
-		u, err := user.Lookup("postgres")
-		if err != nil {
-			t.Skip("running as root and there is no postgres user to run PostgreSQL as")
-		}
-		uid, _ := strconv.Atoi(u.Uid)
-		gid, _ := strconv.Atoi(u.Gid)
-		if err := os.Chown(dir, uid, gid); err != nil {
-			t.Fatal(err)
-		}
-		s.asUser = "postgres"
-	}
-	s.primary, s.standby = freePort(t), freePort(t)
-	s.primaryDir, s.standbyD = filepath.Join(dir, "primary"), filepath.Join(dir, "standby")
-	s.run("initdb", "-D", s.primaryDir, "-U", "postgres", "-A", "trust", "--no-locale", "-E", "UTF8", "--no-sync")
-	appendFile(t, filepath.Join(s.primaryDir, "postgresql.conf"), fmt.Sprintf(`
-listen_addresses = '127.0.0.1'
-port = %d
-unix_socket_directories = '%s'
-shared_buffers = 16MB
-max_connections = 20
-fsync = off
-synchronous_commit = off
-full_page_writes = off
-wal_level = replica
-max_wal_senders = 5
-hot_standby = on
-`, s.primary, dir))
-	s.run("pg_ctl", "-D", s.primaryDir, "-l", filepath.Join(dir, "primary.log"), "-w", "-t", "120", "start")
-	s.running = append(s.running, s.primaryDir)
-	t.Cleanup(s.stopAll)
-	s.run("pg_basebackup", "-h", "127.0.0.1", "-p", strconv.Itoa(s.primary), "-U", "postgres",
-		"-D", s.standbyD, "-R", "-X", "stream", "-c", "fast", "--no-sync")
-	appendFile(t, filepath.Join(s.standbyD, "postgresql.conf"), fmt.Sprintf("\nport = %d\n", s.standby))
-	s.run("pg_ctl", "-D", s.standbyD, "-l", filepath.Join(dir, "standby.log"), "-w", "-t", "120", "start")
-	s.running = append(s.running, s.standbyD)
-	return s
-}
-
-// stop stops one server at once, as a crash would.
-func (s *pgPair) stop(dataDir string) {
-	s.run("pg_ctl", "-D", dataDir, "-m", "immediate", "-w", "stop")
-	for i, d := range s.running {
-		if d == dataDir {
-			s.running = append(s.running[:i], s.running[i+1:]...)
-			break
-		}
-	}
-}
-
-func (s *pgPair) stopAll() {
-	for len(s.running) > 0 {
-		s.stop(s.running[len(s.running)-1])
-	}
-}
-
-func appendFile(t *testing.T, path, text string) {
-	t.Helper()
-	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if _, err := f.WriteString(text); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // pgWrite tries one write; nil means the server accepted it.
 func pgWrite(dsn string) error {
@@ -159,11 +40,14 @@ func TestPostgresPromotionHook(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end: skipped with -short")
 	}
-	pg := startPGPair(t)
-	if err := pgWrite(pg.dsn(pg.primary)); err != nil {
+	if _, err := exec.LookPath("psql"); err != nil {
+		testenv.SkipOrFail(t, "the promotion hook needs psql (apt-get install postgresql)")
+	}
+	pg := testenv.StartPostgres(t, "")
+	if err := pgWrite(pg.DSN(pg.Primary)); err != nil {
 		t.Fatalf("primary refuses writes: %v", err)
 	}
-	if err := pgWrite(pg.dsn(pg.standby)); err == nil || !strings.Contains(err.Error(), "read-only") {
+	if err := pgWrite(pg.DSN(pg.Standby)); err == nil || !strings.Contains(err.Error(), "read-only") {
 		t.Fatalf("standby before the failover: %v, want a read-only error", err)
 	}
 	script, err := filepath.Abs("../../configs/hooks/pg-promote.sh")
@@ -200,7 +84,7 @@ hooks:
     timeout: 90s
     retries: 3
     backoff: 500ms
-`, dir, pg.primary, pg.standby, script, pg.dsn(pg.primary), pg.dsn(pg.standby))
+`, dir, pg.Primary, pg.Standby, script, pg.DSN(pg.Primary), pg.DSN(pg.Standby))
 	path := filepath.Join(dir, "gslbd.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -213,12 +97,12 @@ hooks:
 	}
 	waitFor(t, "writes sent to us-east", 30*time.Second, func() bool { return equalAddrs(n.answersFor("db.gslb.test", ""), "192.0.2.11") })
 
-	pg.stop(pg.primaryDir)
+	pg.Stop(pg.PrimaryDir)
 	died := time.Now()
 	moved := waitFor(t, "writes sent to eu-west", 30*time.Second, func() bool { return equalAddrs(n.answersFor("db.gslb.test", ""), "192.0.2.12") })
 	var lastErr error
 	waitFor(t, "the standby accepts writes", 60*time.Second, func() bool {
-		lastErr = pgWrite(pg.dsn(pg.standby))
+		lastErr = pgWrite(pg.DSN(pg.Standby))
 		return lastErr == nil
 	})
 	if lastErr != nil {

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	mdns "github.com/miekg/dns"
+
+	"github.com/gslbd/gslbd/internal/testenv"
 )
 
 // The write-name scenarios of the README run real gslbd processes and
@@ -272,11 +274,9 @@ func ip(t testing.TB, args ...string) {
 func newNetns(t testing.TB, ns string) (gossip, service netnsLink) {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		skipOrFail(t, "the partition test makes network namespaces: it needs root")
+		testenv.SkipOrFail(t, "the partition test makes network namespaces: it needs root")
 	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		skipOrFail(t, "the partition test needs ip (iproute2)")
-	}
+	testenv.NeedTool(t, "ip", "iproute2")
 	suffix := fmt.Sprintf("%d", os.Getpid()%100000)
 	ip(t, "netns", "add", ns)
 	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", ns).Run() })
@@ -297,14 +297,6 @@ func newNetns(t testing.TB, ns string) (gossip, service netnsLink) {
 	}
 	ip(t, "-n", ns, "link", "set", "lo", "up")
 	return gossip, service
-}
-
-func skipOrFail(t testing.TB, msg string) {
-	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg + " (required under CI=true)")
-	}
-	t.Skip(msg)
 }
 
 func freePortOn(t testing.TB, host string) int {
