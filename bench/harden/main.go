@@ -104,28 +104,8 @@ func main() {
 
 // gossip: ten connections each announce a 20 MiB encrypted stream and send it.
 func gossip(bin string) {
-	dir, _ := os.MkdirTemp("", "gossip-")
-	gp, dp, hp := freePort(), freePort(), freePort()
-	cfg := fmt.Sprintf(`node: g1
-listen: {dns: ["127.0.0.1:%d"], http: "127.0.0.1:%d"}
-regions: [{name: r1, latitude: 1, longitude: 2}]
-zones:
-  - apex: gslb.test.
-    nameservers: [{name: ns1.example.net.}]
-    names:
-      - name: app
-        endpoints: [{region: r1, addresses: [192.0.2.1]}]
-cluster:
-  bind: 127.0.0.1:%d
-  expect: 1
-  keys: ["c2VjcmV0LWtleS1mb3ItZ3NsYmQtdGVzdHMtMzItYiE="]
-`, dp, hp, gp)
-	path := filepath.Join(dir, "g.yaml")
-	os.WriteFile(path, []byte(cfg), 0o600)
-	cmd, logp := start(bin, 0, "-config", path, "-log-format", "json")
+	cmd, logp, gp := startGossipNode(bin, "gossip-")
 	defer cmd.Process.Kill()
-	waitTCP(fmt.Sprintf("127.0.0.1:%d", hp))
-	time.Sleep(time.Second)
 	pid := cmd.Process.Pid
 	rss0, _, _, _ := procStat(pid)
 	junk := make([]byte, 64<<10)
@@ -222,28 +202,8 @@ func fds(bin string) {
 
 // hostile: 1000 UDP packets with a foreign label and terminal escapes.
 func hostile(bin string) {
-	dir, _ := os.MkdirTemp("", "hostile-")
-	gp, dp, hp := freePort(), freePort(), freePort()
-	cfg := fmt.Sprintf(`node: g1
-listen: {dns: ["127.0.0.1:%d"], http: "127.0.0.1:%d"}
-regions: [{name: r1, latitude: 1, longitude: 2}]
-zones:
-  - apex: gslb.test.
-    nameservers: [{name: ns1.example.net.}]
-    names:
-      - name: app
-        endpoints: [{region: r1, addresses: [192.0.2.1]}]
-cluster:
-  bind: 127.0.0.1:%d
-  expect: 1
-  keys: ["c2VjcmV0LWtleS1mb3ItZ3NsYmQtdGVzdHMtMzItYiE="]
-`, dp, hp, gp)
-	path := filepath.Join(dir, "g.yaml")
-	os.WriteFile(path, []byte(cfg), 0o600)
-	cmd, logp := start(bin, 0, "-config", path, "-log-format", "json")
+	cmd, logp, gp := startGossipNode(bin, "hostile-")
 	defer cmd.Process.Kill()
-	waitTCP(fmt.Sprintf("127.0.0.1:%d", hp))
-	time.Sleep(time.Second)
 	before, _ := os.ReadFile(logp)
 	u, _ := net.Dial("udp", fmt.Sprintf("127.0.0.1:%d", gp))
 	label := "\x1b[31mEVIL\x07"
@@ -319,4 +279,31 @@ zones:
 	}
 	fmt.Printf("maxconns %s: held DNS %d, HTTP %d; fds %d -> %d; RSS %d -> %d kB (%.1f kB per connection)\n",
 		filepath.Base(bin), d, h, fd0, fd1, rss0, rss1, float64(rss1-rss0)/float64(d+h))
+}
+
+// startGossipNode starts a solo node with gossip on, settled for a second,
+// and returns it with its log path and gossip port.
+func startGossipNode(bin, tmpPrefix string) (*exec.Cmd, string, int) {
+	dir, _ := os.MkdirTemp("", tmpPrefix)
+	gp, dp, hp := freePort(), freePort(), freePort()
+	cfg := fmt.Sprintf(`node: g1
+listen: {dns: ["127.0.0.1:%d"], http: "127.0.0.1:%d"}
+regions: [{name: r1, latitude: 1, longitude: 2}]
+zones:
+  - apex: gslb.test.
+    nameservers: [{name: ns1.example.net.}]
+    names:
+      - name: app
+        endpoints: [{region: r1, addresses: [192.0.2.1]}]
+cluster:
+  bind: 127.0.0.1:%d
+  expect: 1
+  keys: ["c2VjcmV0LWtleS1mb3ItZ3NsYmQtdGVzdHMtMzItYiE="]
+`, dp, hp, gp)
+	path := filepath.Join(dir, "g.yaml")
+	os.WriteFile(path, []byte(cfg), 0o600)
+	cmd, logp := start(bin, 0, "-config", path, "-log-format", "json")
+	waitTCP(fmt.Sprintf("127.0.0.1:%d", hp))
+	time.Sleep(time.Second)
+	return cmd, logp, gp
 }
