@@ -72,12 +72,7 @@ func TestBrowserDashboard(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(browser, 90*time.Second)
 	defer cancel()
-	run := func(what string, steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, steps...); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-	}
+	run := stepRunner(t, ctx)
 
 	run("load the page",
 		chromedp.Navigate(srv.URL+"/"),
@@ -332,5 +327,16 @@ func TestBrowserSetActive(t *testing.T) {
 	defer fa.mu.Unlock()
 	if len(fa.calls) != 1 || fa.calls[0] != [2]string{"db.gslb.example.com.", "us-east"} {
 		t.Fatalf("SetActive calls %v", fa.calls)
+	}
+}
+
+// stepRunner runs a named group of browser steps, failing the test with
+// the group's name, so a failure says which part of the story broke.
+func stepRunner(t *testing.T, ctx context.Context) func(what string, steps ...chromedp.Action[chromedp.Void]) {
+	return func(what string, steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, steps...); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
 	}
 }

@@ -22,12 +22,7 @@ func TestBrowserRegionDrain(t *testing.T) {
 	t.Cleanup(srv.Close)
 	ctx, cancel := context.WithTimeout(browser, 90*time.Second)
 	defer cancel()
-	run := func(what string, steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, steps...); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-	}
+	run := stepRunner(t, ctx)
 	run("load the page",
 		chromedp.Navigate(srv.URL+"/"),
 		waitText(rowSel(idEU, ".state"), "ready"),

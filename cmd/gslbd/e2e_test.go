@@ -402,14 +402,19 @@ func equalAddrs(got []string, want ...string) bool {
 // freePort finds a port free for both TCP and UDP on 127.0.0.1, for
 // memberlist, whose seeds must be known before the nodes start.
 func freePort(t testing.TB) int {
+	return freePortOn(t, "127.0.0.1")
+}
+
+// freePortOn is freePort on another local address (a test's namespace link).
+func freePortOn(t testing.TB, host string) int {
 	t.Helper()
-	for i := 0; i < 20; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+	for range 20 {
+		l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 		if err != nil {
 			t.Fatal(err)
 		}
 		port := l.Addr().(*net.TCPAddr).Port
-		u, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
+		u, err := net.ListenPacket("udp", net.JoinHostPort(host, fmt.Sprint(port)))
 		l.Close()
 		if err == nil {
 			u.Close()

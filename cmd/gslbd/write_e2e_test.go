@@ -299,25 +299,6 @@ func newNetns(t testing.TB, ns string) (gossip, service netnsLink) {
 	return gossip, service
 }
 
-func freePortOn(t testing.TB, host string) int {
-	t.Helper()
-	for range 20 {
-		l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		u, err := net.ListenPacket("udp", net.JoinHostPort(host, fmt.Sprint(port)))
-		l.Close()
-		if err == nil {
-			u.Close()
-			return port
-		}
-	}
-	t.Fatal("no free port")
-	return 0
-}
-
 // TestWriteNamePartition (scenario b): node 3 runs in a network namespace
 // whose gossip link the test cuts. Cut off, node 3 proposes nothing and,
 // after the write grace, answers SERVFAIL for db; nodes 1 and 2 keep the
