@@ -72,6 +72,14 @@ type Cookies struct {
 	// SecretFile holds one secret per line ('#' comments allowed); Prepare
 	// reads it and appends its secrets to Secrets.
 	SecretFile string `yaml:"secret_file"`
+	// Require answers a UDP query that carries a client cookie but no
+	// valid server cookie with BADCOOKIE and a fresh server cookie only,
+	// as BIND's require-server-cookie: the client retries with it (dig,
+	// kdig and resolvers do), so only clients that proved their address
+	// get answers over UDP. Queries without any cookie and TCP queries
+	// are answered as always. Default false: such a query gets a normal
+	// answer with a fresh cookie. Applied by a reload.
+	Require bool `yaml:"require"`
 }
 
 // Defaults and limits of the rrl section.

@@ -79,6 +79,9 @@ cookies:
 	if len(mustParse(t, minimal+oneName).Cookies.SecretBytes()) != 0 {
 		t.Fatal("secrets without a cookies section")
 	}
+	if c.Cookies.Require || !mustParse(t, minimal+oneName+"cookies: {require: true}\n").Cookies.Require {
+		t.Fatal("cookies.require: default false, true when set")
+	}
 
 	empty := filepath.Join(dir, "empty")
 	if err := os.WriteFile(empty, []byte("# nothing yet\n"), 0o600); err != nil {

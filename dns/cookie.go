@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/dchest/siphash"
 )
@@ -59,18 +60,34 @@ func sipKeyOf(s CookieSecret) sipKey {
 // new one second on every node, then moving it first, then dropping the
 // old one. It is safe for concurrent use and does not allocate.
 type Cookies struct {
-	mu     sync.Mutex // serialises SetSecrets
-	keys   atomic.Pointer[[]sipKey]
-	random bool // keys came from crypto/rand: no secret was configured
+	mu      sync.Mutex // serialises SetSecrets
+	keys    atomic.Pointer[[]sipKey]
+	random  bool // keys came from crypto/rand: no secret was configured
+	require atomic.Bool
+	// clock is the unix time cookies are made and checked at; tests fix
+	// it so that the fast and the full path write the same bytes.
+	clock func() uint32
 }
 
 // NewCookies returns Cookies using secrets, or one random secret when
 // there are none: cookies then validate on this process only.
 func NewCookies(secrets []CookieSecret) *Cookies {
-	c := &Cookies{}
+	c := &Cookies{clock: unixNow}
 	c.SetSecrets(secrets)
 	return c
 }
+
+func unixNow() uint32 { return uint32(time.Now().Unix()) }
+
+// SetRequire sets the policy for UDP queries that carry a client cookie
+// but no valid server cookie: answered normally with a fresh server
+// cookie (false, the default), or answered BADCOOKIE with the fresh
+// cookie and nothing else (true, BIND's require-server-cookie), so that
+// only clients that proved their address get answers over UDP. Queries
+// without any cookie and TCP queries are answered either way.
+func (c *Cookies) SetRequire(require bool) { c.require.Store(require) }
+
+func (c *Cookies) required() bool { return c.require.Load() }
 
 // SetSecrets replaces the secrets (a config reload). With none, a random
 // secret already in use is kept, so a reload does not invalidate every

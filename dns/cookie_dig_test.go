@@ -164,3 +164,36 @@ func flipHex(s string) string {
 	}
 	return hex.EncodeToString(b)
 }
+
+// TestCookieRequireWithDigAndKdig: with cookies.require on, a real client
+// that sends a client cookie first gets BADCOOKIE with a server cookie,
+// retries with it (both tools do) and gets the answer; without a cookie,
+// or over TCP, the answer comes at once.
+func TestCookieRequireWithDigAndKdig(t *testing.T) {
+	tools := lookupTools(t)
+	c := NewCookies(nil)
+	c.SetRequire(true)
+	ts := startServer(t, wwwAnswerer(), Options{Cookies: c})
+	retried := map[string]string{"dig": "BADCOOKIE, retrying", "kdig": "retrying with the received one"}
+	count := func(st cookieStatus) float64 { return testutil.ToFloat64(ts.s.h.cookieC[st]) }
+	for _, lt := range tools {
+		t.Run(lt.name, func(t *testing.T) {
+			client, valid := count(cookieClientOnly), count(cookieValid)
+			out, cookie, _ := lt.run(t, ts.udp, "+cookie", "www.gslb.test", "A")
+			statuses := toolStatus.FindAllStringSubmatch(out, -1)
+			if !strings.Contains(out, retried[lt.name]) || len(statuses) == 0 || statuses[len(statuses)-1][1] != "NOERROR" ||
+				!strings.Contains(out, "192.0.2.80") || len(cookie) != 48 {
+				t.Fatalf("want BADCOOKIE, a retry with the server cookie and the answer:\n%s", out)
+			}
+			if count(cookieClientOnly) != client+1 || count(cookieValid) != valid+1 {
+				t.Errorf("client_only %v→%v, valid %v→%v; want one each", client, count(cookieClientOnly), valid, count(cookieValid))
+			}
+			for _, args := range [][]string{{"+nocookie"}, {"+tcp", "+cookie"}} {
+				out, _, status := lt.run(t, ts.udp, append(args, "www.gslb.test", "A")...)
+				if status != "NOERROR" || strings.Contains(out, "BADCOOKIE") || !strings.Contains(out, "192.0.2.80") {
+					t.Errorf("%v: want the answer at once:\n%s", args, out)
+				}
+			}
+		})
+	}
+}

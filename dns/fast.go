@@ -9,7 +9,8 @@ import (
 )
 
 // The UDP fast path answers the common query (one IN question, at most
-// one OPT holding at most an ECS option) straight from and to wire bytes:
+// one OPT holding at most an ECS and a COOKIE option) straight from and
+// to wire bytes:
 // no mdns.Msg, no allocation. It calls the same Snapshot.Answer as the
 // full path and encodes the records itself. Whenever the query or the
 // answer is anything else it declines, and the packet takes the full path
@@ -63,6 +64,12 @@ type wireQuery struct {
 	ecs      bool
 	ecsFam   uint16
 	ecsNet   netip.Prefix // masked
+	// cookie is the COOKIE option's data (nil: none); fastCookie sets
+	// what it showed and the reply's option data, in cookieBuf.
+	cookie    []byte
+	cookieSt  cookieStatus
+	cookieOut []byte
+	cookieBuf [cookieMaxLen]byte
 }
 
 // errDecline marks a query or answer the fast path leaves to the full
@@ -106,7 +113,7 @@ func (q *wireQuery) parse(pkt []byte) bool {
 	}
 	off += 4
 	q.question = pkt[headerSize:off]
-	q.edns, q.ecs = false, false
+	q.edns, q.ecs, q.cookie, q.cookieSt = false, false, nil, cookieNone
 	if ar == 0 {
 		return off == len(pkt)
 	}
@@ -155,7 +162,8 @@ func (q *wireQuery) parseName(pkt []byte, off int) (int, bool) {
 
 // parseOPT reads the one additional record, which must be an OPT of
 // version 0 that ends the packet and holds nothing but, at most, one
-// well-formed ECS option (cookies, NSID, padding and the rest: full path).
+// well-formed ECS option and one COOKIE option (NSID, padding and the
+// rest: full path).
 func (q *wireQuery) parseOPT(b []byte) bool {
 	// owner (root), type, class (UDP size), TTL (ext. rcode, version, flags), rdlength
 	if len(b) < 11 || b[0] != 0 || binary.BigEndian.Uint16(b[1:]) != typeOPT {
@@ -172,12 +180,18 @@ func (q *wireQuery) parseOPT(b []byte) bool {
 	q.edns = true
 	q.udpSize = binary.BigEndian.Uint16(b[3:])
 	for len(opts) > 0 {
-		if len(opts) < 4 || q.ecs {
+		if len(opts) < 4 {
 			return false
 		}
 		code := binary.BigEndian.Uint16(opts)
 		l := int(binary.BigEndian.Uint16(opts[2:]))
-		if code != optionECS || len(opts) < 4+l || !q.parseECS(opts[4:4+l]) {
+		if len(opts) < 4+l {
+			return false
+		}
+		switch data := opts[4 : 4+l]; {
+		case code == optionECS && !q.ecs && q.parseECS(data):
+		case code == optionCookie && q.parseCookie(data):
+		default:
 			return false
 		}
 		opts = opts[4+l:]
@@ -241,7 +255,7 @@ var _ nameInterner = (*gslb.Snapshot)(nil)
 // (a weighted draw aside, which only picks among equals).
 func (h *handler) fastAnswer(q *wireQuery, src netip.Addr, out []byte, c *shard) (int, error) {
 	a := h.load()
-	if a == nil {
+	if a == nil || q.cookie != nil && !h.fastCookie(q, src) {
 		return 0, errDecline
 	}
 	name := ""
@@ -313,20 +327,26 @@ func (h *handler) fastAnswer(q *wireQuery, src netip.Addr, out []byte, c *shard)
 	if w.err != nil {
 		return 0, errDecline
 	}
+	h.cookieC.count(q.cookieSt)
 
 	if err == nil && ans.Region != "" {
 		c.answer(h.names.label(ans.GSLBName), ans.Region)
 	}
-	if h.rrl != nil {
+	if h.rrl != nil && q.cookieSt != cookieValid {
 		// As the full path's limit (protect.go): charged to the packet's
-		// source, never to the ECS network the client chose.
+		// source, never to the ECS network the client chose, and never
+		// for a client that returned a valid server cookie.
 		switch h.fastLimit(q, src, rcode, &ans) {
 		case rrlDrop:
 			return 0, errRateLimited
 		case rrlSlip:
-			c.truncated.Add(1)
-			c.query(protoUDPIdx, q.qtype, slipRcode)
-			return len(appendSlipReply(out[:0], q.id, q.flags, q.question, q.edns, h.udpSize)), nil
+			rc := rcodeBadCookie
+			if q.cookie == nil {
+				rc = slipRcode
+				c.truncated.Add(1)
+			}
+			c.query(protoUDPIdx, q.qtype, rc)
+			return len(appendSlipReply(out[:0], q.id, q.flags, q.question, q.edns, h.udpSize, q.slipCookie())), nil
 		}
 	}
 	c.query(protoUDPIdx, q.qtype, rcode)
@@ -462,21 +482,24 @@ func (w *wireWriter) rdata(fill func()) {
 	}
 }
 
-// opt writes our OPT record: our UDP size, version 0, no flags, and the
-// client subnet echoed with the answer's scope (as clientSubnet.reply).
+// opt writes our OPT record: our UDP size, version 0, no flags, the
+// cookie option, and the client subnet echoed with the answer's scope (as
+// clientSubnet.reply).
 func (w *wireWriter) opt(udpSize uint16, q *wireQuery, scope int) {
 	w.name(".")
 	w.u16(typeOPT)
 	w.u16(udpSize)
 	w.u32(0)
 	if !q.ecs {
-		w.u16(0)
+		w.u16(uint16(q.cookieOptionLen()))
+		w.cookie(q)
 		return
 	}
 	src := q.ecsNet.Bits()
 	scope = max(0, min(scope, src))
 	n := (src + 7) / 8
-	w.u16(uint16(4 + 4 + n))
+	w.u16(uint16(q.cookieOptionLen() + 4 + 4 + n))
+	w.cookie(q)
 	w.u16(optionECS)
 	w.u16(uint16(4 + n))
 	w.u16(q.ecsFam)

@@ -163,7 +163,7 @@ func fastCases() []*mdns.Msg {
 	ecs := func(m *mdns.Msg, prefix string) *mdns.Msg { return withEDNS(m, 1232, ecsOption(prefix)) }
 	rd := query("www."+z, mdns.TypeA)
 	rd.RecursionDesired, rd.CheckingDisabled = true, true
-	return []*mdns.Msg{
+	return append([]*mdns.Msg{
 		query("www."+z, mdns.TypeA),
 		query("WwW.GsLb.TeSt.", mdns.TypeAAAA),
 		rd,
@@ -195,7 +195,7 @@ func fastCases() []*mdns.Msg {
 		query("app."+z, mdns.TypeA),
 		query("app."+z, mdns.TypeTXT),
 		query("www."+z, mdns.TypeAXFR+1000),
-	}
+	}, fastCookieCases()...)
 }
 
 // declinedCases are queries the fast path must leave to the full path.
@@ -207,9 +207,8 @@ func declinedCases() []*mdns.Msg {
 	notify.Opcode = mdns.OpcodeNotify
 	badVers := withEDNS(query("www."+z, mdns.TypeA), 1232)
 	badVers.IsEdns0().SetVersion(1)
-	cookie := withEDNS(query("www."+z, mdns.TypeA), 1232, &mdns.EDNS0_COOKIE{Code: mdns.EDNS0COOKIE, Cookie: "0102030405060708"})
-	return []*mdns.Msg{
-		chaosQ, notify, badVers, cookie,
+	return append([]*mdns.Msg{
+		chaosQ, notify, badVers,
 		query("www."+z, mdns.TypeANY),
 		query(z, mdns.TypeAXFR),
 		query(z, mdns.TypeMX),
@@ -220,12 +219,12 @@ func declinedCases() []*mdns.Msg {
 		withEDNS(query("www."+z, mdns.TypeA), 1232, rawECS(1, 24, 0, 81, 2, 69, 7)),
 		withEDNS(query("www."+z, mdns.TypeA), 1232, rawECS(0, 0, 0)),
 		withEDNS(query("a\\.b."+z, mdns.TypeA), 1232),
-	}
+	}, declinedCookieCases()...)
 }
 
 func TestFastPathMatchesFullPath(t *testing.T) {
 	snap := realSnapshot(t)
-	h, _ := newTestHandler(loaderOf(snap), Options{})
+	h, _ := newTestHandler(loaderOf(snap), Options{Cookies: fixedCookies()})
 	src := netip.MustParseAddrPort("127.0.0.1:40000")
 	for _, m := range fastCases() {
 		raw, err := m.Pack()
@@ -295,7 +294,8 @@ func unpackOrErr(b []byte) any {
 // with the same bytes (the Snapshot's weighted draw is fixed, so both
 // are deterministic).
 func FuzzFastPath(f *testing.F) {
-	for _, m := range append(fastCases(), declinedCases()...) {
+	src := netip.MustParseAddrPort("[2001:db8::1]:40000")
+	for _, m := range append(append(fastCases(), declinedCases()...), cookieCasesFor(src.Addr())...) {
 		raw, err := m.Pack()
 		if err != nil {
 			f.Fatal(err)
@@ -303,8 +303,7 @@ func FuzzFastPath(f *testing.F) {
 		f.Add(raw)
 	}
 	snap := realSnapshot(f)
-	h, _ := newTestHandler(loaderOf(snap), Options{})
-	src := netip.MustParseAddrPort("[2001:db8::1]:40000")
+	h, _ := newTestHandler(loaderOf(snap), Options{Cookies: fixedCookies()})
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		fast, full := twoPaths(t, h, raw, src)
 		if fast != nil && !bytes.Equal(fast, full) {

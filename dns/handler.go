@@ -81,7 +81,7 @@ func (h *handler) ServeDNS(w mdns.ResponseWriter, req *mdns.Msg) {
 		}
 	}()
 	src := remoteAddr(w)
-	resp, ck := h.respond(req, src, start)
+	resp, ck := h.respond(req, src, proto == protoUDP)
 	if resp == nil {
 		h.m.shared.dropped[dropResponseIdx].Add(1)
 		return
@@ -112,8 +112,8 @@ func (h *handler) writeAfterPanic(w mdns.ResponseWriter, req *mdns.Msg, proto st
 
 // respond turns a request into its reply, or nil when no reply may be sent,
 // and says what the query's DNS cookie showed. src is the socket's remote
-// address (invalid when unknown).
-func (h *handler) respond(req *mdns.Msg, src netip.Addr, now time.Time) (*mdns.Msg, cookieStatus) {
+// address (invalid when unknown); udp says the query came over UDP.
+func (h *handler) respond(req *mdns.Msg, src netip.Addr, udp bool) (*mdns.Msg, cookieStatus) {
 	if req.Response {
 		return nil, cookieNone
 	}
@@ -139,15 +139,20 @@ func (h *handler) respond(req *mdns.Msg, src netip.Addr, now time.Time) (*mdns.M
 			resp.Rcode = mdns.RcodeBadVers
 			return resp, cookieNone
 		}
-		ck = h.readCookie(opt, src, now)
-		h.cookieC[ck.status].Inc()
+		ck = h.readCookie(opt, src)
+		h.cookieC.count(ck.status)
 		switch ck.status {
 		case cookieMalformed: // RFC 7873 §5.2.2
 			resp.Rcode = mdns.RcodeFormatError
 			return resp, ck.status
 		case cookieNone:
 		default:
-			ours.Option = append(ours.Option, h.replyCookie(&ck, src, now))
+			ours.Option = append(ours.Option, h.replyCookie(&ck, src))
+			if udp && ck.status != cookieValid && h.cookies.required() {
+				// RFC 7873 §5.2.3-4: the client retries with the fresh cookie.
+				resp.Rcode = mdns.RcodeBadCookie
+				return resp, ck.status
+			}
 		}
 	}
 	h.answer(req, resp, opt, ours, src)

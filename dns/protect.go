@@ -15,28 +15,40 @@ import (
 // wire-level parts live in rrl.go and cookie.go, so that a UDP fast path
 // can call them on raw packets without allocating.
 
-// cookieCounters count EDNS queries by what their cookie showed.
+// cookieCounters count queries with a COOKIE option by what it showed,
+// indexed by cookieStatus; cookieNone's is nil: queries without a cookie
+// are gslbd_dns_queries_total's business.
 type cookieCounters [len(cookieStatusNames)]prometheus.Counter
 
 func newCookieCounters(reg prometheus.Registerer) cookieCounters {
 	vec := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "gslbd_dns_cookies_total",
-		Help: "Queries with EDNS by what their DNS cookie showed: none, malformed, client_only, bad (not ours, altered or expired) or valid.",
+		Help: "Queries with a DNS COOKIE option by what it showed: malformed, client_only, bad (not ours, altered or expired) or valid.",
 	}, []string{"result"})
 	if reg != nil {
 		vec = register(reg, vec)
 	}
 	var c cookieCounters
 	for i, name := range cookieStatusNames {
-		c[i] = vec.WithLabelValues(name)
+		if cookieStatus(i) != cookieNone {
+			c[i] = vec.WithLabelValues(name)
+		}
 	}
 	return c
+}
+
+// count counts a query's cookie status.
+func (c *cookieCounters) count(st cookieStatus) {
+	if st != cookieNone {
+		c[st].Inc()
+	}
 }
 
 // cookieQuery is what the full path learnt from a query's COOKIE option.
 type cookieQuery struct {
 	status cookieStatus
 	renew  bool
+	now    uint32             // when it was checked: a fresh cookie is made at the same second
 	data   [cookieMaxLen]byte // the option as received
 	n      int
 }
@@ -46,8 +58,8 @@ func (q *cookieQuery) client() []byte { return q.data[:cookieClientLen] }
 
 // readCookie finds the COOKIE option of a query and checks it. More than
 // one COOKIE option is malformed, as is one that is not hex-decodable.
-func (h *handler) readCookie(opt *mdns.OPT, src netip.Addr, now time.Time) cookieQuery {
-	var q cookieQuery
+func (h *handler) readCookie(opt *mdns.OPT, src netip.Addr) cookieQuery {
+	q := cookieQuery{now: h.cookies.clock()}
 	for _, o := range opt.Option {
 		c, ok := o.(*mdns.EDNS0_COOKIE)
 		if !ok {
@@ -59,7 +71,7 @@ func (h *handler) readCookie(opt *mdns.OPT, src netip.Addr, now time.Time) cooki
 			return q
 		}
 		q.n = n
-		q.status, q.renew = h.cookies.check(q.data[:n], src, uint32(now.Unix()))
+		q.status, q.renew = h.cookies.check(q.data[:n], src, q.now)
 	}
 	return q
 }
@@ -102,12 +114,12 @@ type cookieOption struct {
 
 // replyCookie is the COOKIE option for the reply: the query's own cookie
 // echoed when it is valid and need not be renewed, else a fresh one.
-func (h *handler) replyCookie(q *cookieQuery, src netip.Addr, now time.Time) mdns.EDNS0 {
+func (h *handler) replyCookie(q *cookieQuery, src netip.Addr) mdns.EDNS0 {
 	o := &cookieOption{EDNS0_LOCAL: mdns.EDNS0_LOCAL{Code: mdns.EDNS0COOKIE}}
 	if q.status == cookieValid && !q.renew {
 		o.Data = append(o.buf[:0], q.data[:q.n]...)
 	} else {
-		o.Data = h.cookies.appendCookie(o.buf[:0], q.client(), src, uint32(now.Unix()))
+		o.Data = h.cookies.appendCookie(o.buf[:0], q.client(), src, q.now)
 	}
 	return &o.EDNS0_LOCAL
 }

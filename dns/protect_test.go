@@ -184,7 +184,7 @@ func TestSlipReplyWire(t *testing.T) {
 			qend += 5
 			id := binary.BigEndian.Uint16(raw)
 			flags := binary.BigEndian.Uint16(raw[2:])
-			got := appendSlipReply(nil, id, flags, raw[headerSize:qend], tc.q.IsEdns0() != nil, h.udpSize)
+			got := appendSlipReply(nil, id, flags, raw[headerSize:qend], tc.q.IsEdns0() != nil, h.udpSize, nil)
 			if !bytes.Equal(got, w.out[0]) {
 				t.Fatalf("fast slip %x\nfull slip %x", got, w.out[0])
 			}
@@ -206,7 +206,7 @@ func BenchmarkAppendSlipReply(b *testing.B) {
 	buf := make([]byte, 0, 512)
 	b.ReportAllocs()
 	for b.Loop() {
-		buf = appendSlipReply(buf[:0], 4242, 0, q, true, 1232)
+		buf = appendSlipReply(buf[:0], 4242, 0, q, true, 1232, nil)
 	}
 }
 
@@ -247,7 +247,7 @@ func TestRRLFastPath(t *testing.T) {
 		t.Fatal(err)
 	}
 	raw, _ := www.Pack()
-	if want := appendSlipReply(nil, www.Id, binary.BigEndian.Uint16(raw[2:]), raw[headerSize:len(raw)-11], true, h.udpSize); !bytes.Equal(b, want) {
+	if want := appendSlipReply(nil, www.Id, binary.BigEndian.Uint16(raw[2:]), raw[headerSize:len(raw)-11], true, h.udpSize, nil); !bytes.Equal(b, want) {
 		t.Fatalf("fast slip %x, want %x", b, want)
 	}
 	// The full path shares the bucket: it is limited too.

@@ -414,11 +414,13 @@ func appendWireName(dst []byte, name string) ([]byte, bool) {
 }
 
 // appendSlipReply appends the wire form of a slipped reply for the fast
-// path: the query's ID, question and RD/CD bits, QR and TC set, no
-// records but, when the query had EDNS, a bare OPT advertising udpSize.
-// It is byte for byte what the full path sends for the same query
-// without a cookie.
-func appendSlipReply(dst []byte, id, flags uint16, question []byte, edns bool, udpSize uint16) []byte {
+// path: the query's ID, question and RD/CD bits, QR set, no records but,
+// when the query had EDNS, an OPT advertising udpSize. Without a cookie
+// it is empty with TC=1; with one (the reply's COOKIE option data, a
+// fresh server cookie) it is BADCOOKIE carrying it instead, so the client
+// retries over UDP with a cookie that exempts it. It is byte for byte
+// what the full path sends for the same query.
+func appendSlipReply(dst []byte, id, flags uint16, question []byte, edns bool, udpSize uint16, cookie []byte) []byte {
 	const (
 		qr = 1 << 15
 		tc = 1 << 9
@@ -429,15 +431,29 @@ func appendSlipReply(dst []byte, id, flags uint16, question []byte, edns bool, u
 	if edns {
 		ar = 1
 	}
+	bits := uint16(qr | tc)
+	if cookie != nil {
+		// BADCOOKIE (23): the low 4 bits here, the rest in the OPT's TTL.
+		bits = qr | rcodeBadCookie&0xf
+	}
 	dst = binary.BigEndian.AppendUint16(dst, id)
-	dst = binary.BigEndian.AppendUint16(dst, qr|tc|flags&(rd|cd))
+	dst = binary.BigEndian.AppendUint16(dst, bits|flags&(rd|cd))
 	dst = append(dst, 0, 1, 0, 0, 0, 0, byte(ar>>8), byte(ar))
 	dst = append(dst, question...)
-	if edns {
-		// root owner, type OPT (41), class = UDP size, TTL 0, RDLENGTH 0
-		dst = append(dst, 0, 0, 41, byte(udpSize>>8), byte(udpSize), 0, 0, 0, 0, 0, 0)
+	if !edns {
+		return dst
 	}
-	return dst
+	// root owner, type OPT (41), class = UDP size, TTL = extended rcode
+	// and version 0, no flags
+	dst = append(dst, 0, 0, 41, byte(udpSize>>8), byte(udpSize))
+	if cookie == nil {
+		return append(dst, 0, 0, 0, 0, 0, 0) // TTL 0, RDLENGTH 0
+	}
+	dst = append(dst, rcodeBadCookie>>4, 0, 0, 0)
+	dst = binary.BigEndian.AppendUint16(dst, uint16(4+len(cookie)))
+	dst = binary.BigEndian.AppendUint16(dst, optionCookie)
+	dst = binary.BigEndian.AppendUint16(dst, uint16(len(cookie)))
+	return append(dst, cookie...)
 }
 
 func b2u8(b bool) byte {

@@ -23,6 +23,7 @@ type protection struct {
 
 func newProtection(cfg *config.Config, log *zap.Logger, reg prometheus.Registerer) (*protection, error) {
 	p := &protection{cookies: dns.NewCookies(cookieSecrets(cfg.Cookies)), log: log}
+	p.cookies.SetRequire(cfg.Cookies.Require)
 	if cfg.RRL == nil {
 		return p, nil
 	}
@@ -49,6 +50,7 @@ func (p *protection) reload(cfg *config.Config) []string {
 		return nil
 	}
 	p.cookies.SetSecrets(cookieSecrets(cfg.Cookies))
+	p.cookies.SetRequire(cfg.Cookies.Require)
 	switch {
 	case (cfg.RRL == nil) != (p.rrl == nil):
 		return []string{"rrl (turning rate limiting on or off)"}

@@ -184,4 +184,20 @@ func TestProtectionEndToEnd(t *testing.T) {
 	if _, got := cookieQuery(t, a.udp, rolled); got != rolled {
 		t.Errorf("new-secret cookie not accepted after rotation: %s -> %s", rolled, got)
 	}
+
+	// cookies.require by a reload: a client cookie alone gets BADCOOKIE
+	// and a server cookie, which then gets the answer.
+	before := reloads()
+	write(cfgA, protectConfig("node-a", secrets)+"  require: true\n")
+	if err := a.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "reload", 10*time.Second, func() bool { return reloads() > before })
+	r, fresh := cookieQuery(t, a.udp, "0807060504030201")
+	if r.Rcode != mdns.RcodeBadCookie || len(r.Answer) != 0 || len(fresh) != 48 {
+		t.Fatalf("require: a client cookie alone got %v, want BADCOOKIE with a server cookie", r)
+	}
+	if r, _ := cookieQuery(t, a.udp, fresh); r.Rcode != mdns.RcodeSuccess || len(r.Answer) != 1 {
+		t.Fatalf("require: the retry with the server cookie got %v", r)
+	}
 }
