@@ -20,7 +20,8 @@
 // once. There is no plugin chain.
 //
 // UDP queries first meet a fast path (fast.go) that answers the common
-// case (one IN question, at most an ECS option, A/AAAA/CNAME/SOA data,
+// case (one IN question, at most an ECS and a COOKIE option,
+// A/AAAA/CNAME/SOA data,
 // a reply that fits) from the wire bytes, with the same Snapshot.Answer
 // and byte for byte the reply ServeDNS would write; everything else, and
 // write names, takes the full path. A differential fuzz test
@@ -33,8 +34,10 @@
 // full path applies RRL at one point, in ServeDNS after the reply is
 // built: UDP only, never to a client that returned a valid server cookie.
 // The fast path applies the same RRL at the end of fastAnswer (fastLimit:
-// same buckets, byte-identical slip reply, nothing sent on a drop); queries
-// with a COOKIE or NSID option take the full path. The RRL and cookie
+// same buckets, byte-identical slip reply, nothing sent on a drop), and
+// checks, echoes or issues cookies (fast_cookie.go) with the same Cookies
+// and clock; a malformed COOKIE option, a query the cookies.require
+// policy refuses (BADCOOKIE) and NSID take the full path. The RRL and cookie
 // cores work on wire data (netip.Addr, wire-form names, raw COOKIE option
 // bytes) and do not allocate; protect.go is the glue around them.
 //
