@@ -9,8 +9,16 @@
 # Usage: bench/compare.sh [seconds per run] [rounds] [clients]
 # Needs gdnsd and dnsperf (installed here with apt-get when missing, as
 # `make bench-deps` does). Binds 127.0.0.1 only.
+#
+# bench/compare.sh protection [seconds per run] [rounds] [clients] measures
+# instead what RRL and DNS cookies cost gslbd's fast path (plain, RRL on,
+# cookie, RRL + cookie...; QPS and CPU per query): bench/protection.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ "${1:-}" = protection ]; then
+	shift
+	exec bench/protection.sh "$@"
+fi
 secs=${1:-10}
 rounds=${2:-3}
 clients=${3:-4}

@@ -1,52 +1,133 @@
 #!/usr/bin/env bash
-# Measures what RRL and DNS cookies cost in queries per second: dnsperf on
-# loopback against one node with rrl off, with rrl on (a rate never
-# reached, so every reply is accounted but none limited), and with rrl on
-# plus a client cookie on every query (a server cookie made per reply).
-# Usage: bench/protection.sh [seconds] [clients]. Needs dnsperf.
+# Measures what RRL and DNS cookies cost: dnsperf on loopback sends the
+# same EDNS query for www (a static A, the fast path's cheapest answer, so
+# the relative cost is the largest) to two gslbd processes, one without
+# rrl and one with rrl at a rate never reached (every reply is charged to
+# a bucket, none is limited), in these modes:
+#
+#   plain            no rrl, no cookie
+#   rrl              rrl, no cookie
+#   cookie           no rrl, a valid server cookie (checked and echoed)
+#   client-cookie    no rrl, a client cookie alone (a server cookie made per reply)
+#   rrl+cookie       rrl, a valid server cookie (which exempts it from rrl)
+#   rrl+client       rrl, a client cookie alone (charged and a cookie made)
+#
+# Every round runs each mode once, the order rotated from round to round,
+# so the load of a shared machine falls on all modes alike. It prints per
+# run and as medians: QPS, the server's CPU per query (utime+stime from
+# /proc, less sensitive to other load than QPS) and each mode's cost
+# against plain in percent.
+#
+# Usage: bench/protection.sh [seconds per run] [rounds] [clients]
+# (also bench/compare.sh protection ...). Needs dnsperf and dig. Binds
+# 127.0.0.1 only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-10}
-clients=${2:-4}
-command -v dnsperf >/dev/null || { echo "dnsperf missing: apt-get install dnsperf" >&2; exit 1; }
+rounds=${2:-3}
+clients=${3:-4}
+for tool in dnsperf dig; do
+	command -v "$tool" >/dev/null || { echo "$tool missing: make deps (dnsperf, bind9-dnsutils)" >&2; exit 1; }
+done
 
-go build -o bin/gslbd ./cmd/gslbd
-dir=$(mktemp -d)
-pid=
-trap '[ -n "$pid" ] && kill $pid 2>/dev/null; wait 2>/dev/null || true; rm -rf "$dir"' EXIT
+tmp=$(mktemp -d)
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
 
-config() { # $1: extra YAML
-	cat >"$dir/gslbd.yaml" <<Y
-node: bench
+go build -o "$tmp/gslbd" ./cmd/gslbd
+freeport() { python3 -c 'import socket;s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+
+# start NAME EXTRA_YAML: starts a node, sets NAME_pid and NAME_port.
+start() {
+	local name=$1 port
+	port=$(freeport)
+	cat >"$tmp/$name.yaml" <<Y
+node: $name
 regions: [{name: r1, latitude: 0, longitude: 0}]
 zones:
   - apex: gslb.test.
     nameservers: [{name: ns1.gslb.test., addresses: [127.0.0.1]}]
     records: [{name: www, type: A, value: 192.0.2.80}]
-$1
+cookies: {secrets: ["00112233445566778899aabbccddeeff"]}
+$2
 Y
+	"$tmp/gslbd" -config "$tmp/$name.yaml" -dns "127.0.0.1:$port" -http "" -log-level warn >"$tmp/$name.log" 2>&1 &
+	pids+=("$!")
+	printf -v "${name}_pid" %s "$!"
+	printf -v "${name}_port" %s "$port"
+	for _ in $(seq 1 100); do
+		dig +short +time=1 +tries=1 @127.0.0.1 -p "$port" www.gslb.test 2>/dev/null | grep -q 192.0.2.80 && return 0
+		sleep 0.2
+	done
+	echo "$name did not answer; log:" >&2
+	cat "$tmp/$name.log" >&2
+	exit 1
+}
+start plain ""
+start rrl "rrl: {responses_per_second: 1000000, errors_per_second: 1000000, nxdomains_per_second: 1000000}"
+
+# A valid server cookie for 127.0.0.1 (dnsperf's source): both nodes share
+# the secret. Valid for an hour, renewed (a fresh one made) after half an
+# hour, so a longer run would turn "cookie" into "client-cookie".
+client=0102030405060708
+server=$(dig +cookie=$client @127.0.0.1 -p "$plain_port" www.gslb.test |
+	awk '/; COOKIE:/ {print tolower($3)}')
+[ ${#server} -eq 48 ] || { echo "no server cookie from gslbd: '$server'" >&2; exit 1; }
+
+printf 'www.gslb.test A\n' >"$tmp/q"
+cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
+hz=$(getconf CLK_TCK)
+
+# measure MODE: prints "qps cpu_us_per_query" for one run of MODE.
+measure() {
+	local node opt=() pid port out c0 c1 n qps
+	case $1 in
+	plain) node=plain ;;
+	rrl) node=rrl ;;
+	cookie) node=plain opt=(-E "10:$server") ;;
+	client-cookie) node=plain opt=(-E "10:$client") ;;
+	rrl+cookie) node=rrl opt=(-E "10:$server") ;;
+	rrl+client) node=rrl opt=(-E "10:$client") ;;
+	esac
+	pid=${node}_pid port=${node}_port
+	pid=${!pid} port=${!port}
+	c0=$(cpu_ticks "$pid")
+	out=$(dnsperf -s 127.0.0.1 -p "$port" -d "$tmp/q" -l "$secs" -c "$clients" -Q 1000000 -q 500 -e "${opt[@]}" 2>&1)
+	c1=$(cpu_ticks "$pid")
+	n=$(awk '/Queries completed:/ {print $3}' <<<"$out")
+	qps=$(awk '/Queries per second:/ {printf "%.0f", $4}' <<<"$out")
+	awk -v q="$qps" -v n="$n" -v t=$((c1 - c0)) -v hz="$hz" 'BEGIN {printf "%s %.3f\n", q, (n > 0 ? t / hz * 1e6 / n : 0)}'
 }
 
-run() { # $1: label, $2: extra YAML, $3...: extra dnsperf args
-	local label=$1 extra=$2
-	shift 2
-	config "$extra"
-	local port
-	port=$(python3 -c 'import socket;s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
-	bin/gslbd -config "$dir/gslbd.yaml" -dns "127.0.0.1:$port" -http "" -log-level warn >/dev/null 2>&1 &
-	pid=$!
-	for _ in $(seq 1 50); do dig +short +time=1 @127.0.0.1 -p "$port" www.gslb.test >/dev/null 2>&1 && break; sleep 0.2; done
-	printf 'www.gslb.test A\n' >"$dir/q"
-	local qps
-	qps=$(dnsperf -s 127.0.0.1 -p "$port" -d "$dir/q" -l "$secs" -c "$clients" -Q 500000 -S 0 "$@" 2>/dev/null |
-		awk '/Queries per second/ {print $4}')
-	kill $pid; wait $pid 2>/dev/null || true
-	pid=
-	printf '%-28s %12s qps\n' "$label" "$qps"
-}
+modes=(plain rrl cookie client-cookie rrl+cookie rrl+client)
+results=$tmp/results
+: >"$results"
+for r in $(seq 1 "$rounds"); do
+	for i in "${!modes[@]}"; do
+		m=${modes[$(((i + r - 1) % ${#modes[@]}))]}
+		read -r q c <<<"$(measure "$m")"
+		echo "$r $m $q $c" | tee -a "$results" >&2
+	done
+done
 
-rrl='rrl: {responses_per_second: 1000000}'
-run "rrl off, no cookie" ""
-run "rrl on, no cookie" "$rrl"
-run "rrl off, client cookie" "" -E 10:0102030405060708
-run "rrl on, client cookie" "$rrl" -E 10:0102030405060708
+echo "== per run (round mode qps cpu-us/query) =="
+cat "$results"
+echo
+echo "== medians over $rounds rounds; ${secs}s runs, $clients dnsperf clients, $(nproc) CPUs, static A with EDNS =="
+python3 - "$results" "${modes[@]}" <<'PY'
+import statistics, sys
+rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
+modes = sys.argv[2:]
+qps = {m: statistics.median(float(q) for _, mm, q, _ in rows if mm == m) for m in modes}
+cpu = {m: statistics.median(float(c) for _, mm, _, c in rows if mm == m) for m in modes}
+print(f"{'mode':15} {'qps':>9} {'qps cost':>9} {'cpu us/q':>9} {'cpu cost':>9}")
+for m in modes:
+    qc = (1 - qps[m] / qps["plain"]) * 100
+    cc = (cpu[m] / cpu["plain"] - 1) * 100
+    print(f"{m:15} {qps[m]:9.0f} {qc:8.1f}% {cpu[m]:9.3f} {cc:8.1f}%")
+PY
