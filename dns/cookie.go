@@ -1,6 +1,7 @@
 package dns
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/binary"
 	"net/netip"
@@ -64,20 +65,56 @@ type Cookies struct {
 	keys    atomic.Pointer[[]sipKey]
 	random  bool // keys came from crypto/rand: no secret was configured
 	require atomic.Bool
-	// clock is the unix time cookies are made and checked at; tests fix
-	// it so that the fast and the full path write the same bytes.
-	clock func() uint32
+	// coarse is the unix second kept by Run; 0 while Run is not running.
+	coarse atomic.Uint32
+	// fixed, when set (tests), is the clock instead, so that the fast and
+	// the full path write the same bytes.
+	fixed func() uint32
 }
 
 // NewCookies returns Cookies using secrets, or one random secret when
 // there are none: cookies then validate on this process only.
 func NewCookies(secrets []CookieSecret) *Cookies {
-	c := &Cookies{clock: unixNow}
+	c := &Cookies{}
 	c.SetSecrets(secrets)
 	return c
 }
 
 func unixNow() uint32 { return uint32(time.Now().Unix()) }
+
+// cookieClockPeriod is the tick of Run's coarse clock: a cookie's
+// timestamp is in whole seconds.
+const cookieClockPeriod = 100 * time.Millisecond
+
+// Run keeps a coarse clock that cookies are made and checked at until ctx
+// is done: time.Now costs about as much as checking a cookie on virtual
+// machines, and every query with a cookie needs the time.
+func (c *Cookies) Run(ctx context.Context) error {
+	t := time.NewTicker(cookieClockPeriod)
+	defer t.Stop()
+	defer c.coarse.Store(0)
+	c.coarse.Store(unixNow())
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case now := <-t.C:
+			c.coarse.Store(uint32(now.Unix()))
+		}
+	}
+}
+
+// clock is the unix time (serial arithmetic) for cookies: Run's coarse
+// clock, or time.Now when Run is not running.
+func (c *Cookies) clock() uint32 {
+	if c.fixed != nil {
+		return c.fixed()
+	}
+	if s := c.coarse.Load(); s != 0 {
+		return s
+	}
+	return unixNow()
+}
 
 // SetRequire sets the policy for UDP queries that carry a client cookie
 // but no valid server cookie: answered normally with a fresh server

@@ -1,6 +1,7 @@
 package dns
 
 import (
+	"context"
 	"encoding/hex"
 	"net/netip"
 	"testing"
@@ -258,5 +259,34 @@ func BenchmarkCookieIssue(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		_ = c.appendCookie(buf[:0], client, src, 1559731985)
+	}
+}
+
+// TestCookieCoarseClock: while Run runs, cookies use its clock (whole
+// seconds, close to time.Now); once it stops, time.Now again.
+func TestCookieCoarseClock(t *testing.T) {
+	c := NewCookies(nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	deadline := time.Now().Add(5 * time.Second)
+	for c.coarse.Load() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("Run did not start its clock")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if d := int64(c.clock()) - time.Now().Unix(); d < -2 || d > 2 {
+		t.Fatalf("coarse clock %d is %ds from time.Now", c.clock(), d)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if c.coarse.Load() != 0 {
+		t.Fatal("clock still set after Run returned")
+	}
+	if d := int64(c.clock()) - time.Now().Unix(); d < -1 || d > 1 {
+		t.Fatalf("clock without Run %d is %ds from time.Now", c.clock(), d)
 	}
 }

@@ -26,7 +26,7 @@ var (
 // fixedCookies are Cookies with the test secrets and the fixed clock.
 func fixedCookies() *Cookies {
 	c := NewCookies([]CookieSecret{testCookieSecret, testCookieOld})
-	c.clock = func() uint32 { return testCookieNow }
+	c.fixed = func() uint32 { return testCookieNow }
 	return c
 }
 
@@ -207,10 +207,13 @@ func TestFastPathCookies(t *testing.T) {
 // BenchmarkUDPPathCookies is BenchmarkUDPPath with a DNS cookie: a client
 // cookie alone (a server cookie made per reply) and a valid server cookie
 // (checked and echoed), each also with RRL on (log_only at the highest
-// rate; a valid cookie skips it). The real clock is used, as in gslbd.
+// rate; a valid cookie skips it). The coarse clocks run, as in gslbd.
 // All must stay at 0 allocs/op.
 func BenchmarkUDPPathCookies(b *testing.B) {
 	cookies := NewCookies([]CookieSecret{testCookieSecret})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = cookies.Run(ctx) }()
 	src := netip.MustParseAddrPort("127.0.0.1:40000")
 	valid := cookies.appendCookie(nil, []byte("clientck"), src.Addr(), unixNow())
 	for _, bc := range []struct {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
@@ -35,11 +36,18 @@ func newProtection(cfg *config.Config, log *zap.Logger, reg prometheus.Registere
 	return p, nil
 }
 
-// run sweeps the RRL table until ctx is done (see dns.RRL.Run).
+// run keeps the cookies' clock and sweeps the RRL table until ctx is
+// done (see dns.Cookies.Run and dns.RRL.Run).
 func (p *protection) run(ctx context.Context) error {
-	if p == nil || p.rrl == nil {
+	if p == nil {
 		return nil
 	}
+	if p.rrl == nil {
+		return p.cookies.Run(ctx)
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() { _ = p.cookies.Run(ctx) }) // returns nil when ctx is done
 	return p.rrl.Run(ctx)
 }
 
