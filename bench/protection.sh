@@ -13,10 +13,11 @@
 #   rrl+client       rrl, a client cookie alone (charged and a cookie made)
 #
 # Every round runs each mode once, the order rotated from round to round,
-# so the load of a shared machine falls on all modes alike. It prints per
-# run and as medians: QPS, the server's CPU per query (utime+stime from
-# /proc, less sensitive to other load than QPS) and each mode's cost
-# against plain in percent.
+# so the load of a shared machine falls on all modes alike; each mode's
+# cost is taken against the same round's plain run. It prints per run and
+# as medians: QPS, the server's CPU per query (utime+stime from /proc)
+# and the cost against plain in percent. On a loaded machine prefer many
+# short rounds (e.g. 5 s x 12) to a few long ones.
 #
 # Usage: bench/protection.sh [seconds per run] [rounds] [clients]
 # (also bench/compare.sh protection ...). Needs dnsperf and dig. Binds
@@ -25,7 +26,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-10}
 rounds=${2:-3}
-clients=${3:-4}
+clients=${3:-16}
 for tool in dnsperf dig; do
 	command -v "$tool" >/dev/null || { echo "$tool missing: make deps (dnsperf, bind9-dnsutils)" >&2; exit 1; }
 done
@@ -68,16 +69,23 @@ Y
 	cat "$tmp/$name.log" >&2
 	exit 1
 }
-start plain ""
-start rrl "rrl: {responses_per_second: 1000000, errors_per_second: 1000000, nxdomains_per_second: 1000000}"
-
-# A valid server cookie for 127.0.0.1 (dnsperf's source): both nodes share
-# the secret. Valid for an hour, renewed (a fresh one made) after half an
-# hour, so a longer run would turn "cookie" into "client-cookie".
+# start_nodes: the two nodes, on fresh ports, and a valid server cookie
+# for 127.0.0.1 (dnsperf's source; the nodes share the secret). Fresh
+# ports each round also vary how SO_REUSEPORT spreads dnsperf's sockets
+# over each node's workers, which otherwise favours one node throughout.
 client=0102030405060708
-server=$(dig +cookie=$client @127.0.0.1 -p "$plain_port" www.gslb.test |
-	awk '/; COOKIE:/ {print tolower($3)}')
-[ ${#server} -eq 48 ] || { echo "no server cookie from gslbd: '$server'" >&2; exit 1; }
+start_nodes() {
+	start plain ""
+	start rrl "rrl: {responses_per_second: 1000000, errors_per_second: 1000000, nxdomains_per_second: 1000000}"
+	server=$(dig +cookie=$client @127.0.0.1 -p "$plain_port" www.gslb.test |
+		awk '/; COOKIE:/ {print tolower($3)}')
+	[ ${#server} -eq 48 ] || { echo "no server cookie from gslbd: '$server'" >&2; exit 1; }
+}
+stop_nodes() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+	pids=()
+}
 
 printf 'www.gslb.test A\n' >"$tmp/q"
 cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
@@ -108,26 +116,38 @@ modes=(plain rrl cookie client-cookie rrl+cookie rrl+client)
 results=$tmp/results
 : >"$results"
 for r in $(seq 1 "$rounds"); do
+	start_nodes
 	for i in "${!modes[@]}"; do
 		m=${modes[$(((i + r - 1) % ${#modes[@]}))]}
 		read -r q c <<<"$(measure "$m")"
 		echo "$r $m $q $c" | tee -a "$results" >&2
 	done
+	stop_nodes
 done
 
 echo "== per run (round mode qps cpu-us/query) =="
 cat "$results"
 echo
 echo "== medians over $rounds rounds; ${secs}s runs, $clients dnsperf clients, $(nproc) CPUs, static A with EDNS =="
+echo "   cost = 1 - qps/plain's qps and cpu/plain's cpu - 1, paired within each round (median, and the"
+echo "   middle half of the rounds' costs, which shows how much the machine's load moved the numbers)"
 python3 - "$results" "${modes[@]}" <<'PY'
 import statistics, sys
 rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
 modes = sys.argv[2:]
-qps = {m: statistics.median(float(q) for _, mm, q, _ in rows if mm == m) for m in modes}
-cpu = {m: statistics.median(float(c) for _, mm, _, c in rows if mm == m) for m in modes}
-print(f"{'mode':15} {'qps':>9} {'qps cost':>9} {'cpu us/q':>9} {'cpu cost':>9}")
+run = {(r, m): (float(q), float(c)) for r, m, q, c in rows}
+rounds = sorted({r for r, _ in run})
+def quart(v):
+    v = sorted(v)
+    return v[len(v) // 4], v[(3 * len(v)) // 4]
+print(f"{'mode':14} {'qps':>8} {'qps cost':>9} {'(middle half)':>17} {'cpu us/q':>9} {'cpu cost':>9} {'(middle half)':>17}")
 for m in modes:
-    qc = (1 - qps[m] / qps["plain"]) * 100
-    cc = (cpu[m] / cpu["plain"] - 1) * 100
-    print(f"{m:15} {qps[m]:9.0f} {qc:8.1f}% {cpu[m]:9.3f} {cc:8.1f}%")
+    qps = [run[r, m][0] for r in rounds]
+    cpu = [run[r, m][1] for r in rounds]
+    qc = [(1 - run[r, m][0] / run[r, "plain"][0]) * 100 for r in rounds]
+    cc = [(run[r, m][1] / run[r, "plain"][1] - 1) * 100 for r in rounds]
+    ql, qh = quart(qc)
+    cl, ch = quart(cc)
+    print(f"{m:14} {statistics.median(qps):8.0f} {statistics.median(qc):8.1f}% {f'{ql:.1f}..{qh:.1f}%':>17}"
+          f" {statistics.median(cpu):9.3f} {statistics.median(cc):8.1f}% {f'{cl:.1f}..{ch:.1f}%':>17}")
 PY

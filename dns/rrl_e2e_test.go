@@ -218,4 +218,21 @@ func TestRRLAmplification(t *testing.T) {
 	if drop := factor(Options{RRL: r0}); drop > 0.05 {
 		t.Errorf("amplification with slip 0 is %.3f, want about 0", drop)
 	}
+
+	// A flood whose queries carry a client cookie (a spoofer can send
+	// one, never the victim's server cookie): slipped replies are
+	// BADCOOKIE with a fresh cookie, and with cookies.require every reply
+	// is one, as small as an answer can be.
+	q = packQuery(t, withEDNS(query("www."+zone, mdns.TypeA), 1232, cookieOpt([]byte("spoofed!"))))
+	c.Slip = 2
+	rc, _, _ := newTestRRL(t, c)
+	offC := factor(Options{})
+	onC := factor(Options{RRL: rc})
+	require := NewCookies(nil)
+	require.SetRequire(true)
+	reqC := factor(Options{Cookies: require})
+	t.Logf("with a client cookie: RRL off %.3f, RRL on %.3f, cookies.require %.3f", offC, onC, reqC)
+	if onC > offC/2 || reqC > offC*3/4 {
+		t.Errorf("amplification with client cookies: off %.3f, RRL on %.3f, require %.3f: want both well under off", offC, onC, reqC)
+	}
 }
