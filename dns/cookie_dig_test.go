@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/hex"
 	"net"
-	"os"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -12,21 +11,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
-)
 
-// needTool returns a program's path, skipping the test without it (and
-// failing when CI=true, where make deps installs it).
-func needTool(t *testing.T, name, pkg string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s not found (install %s); required when CI=true", name, pkg)
-		}
-		t.Skipf("%s not found; install %s to run this test", name, pkg)
-	}
-	return p
-}
+	"github.com/gslbd/gslbd/internal/testenv"
+)
 
 // lookupTool is dig or kdig with the options both need.
 type lookupTool struct {
@@ -36,8 +23,8 @@ type lookupTool struct {
 
 func lookupTools(t *testing.T) []lookupTool {
 	return []lookupTool{
-		{"dig", needTool(t, "dig", "bind9-dnsutils"), []string{"+tries=1", "+time=5", "+norecurse"}},
-		{"kdig", needTool(t, "kdig", "knot-dnsutils"), []string{"+retry=0", "+timeout=5", "+norecurse"}},
+		{"dig", testenv.NeedTool(t, "dig", "bind9-dnsutils"), []string{"+tries=1", "+time=5", "+norecurse"}},
+		{"kdig", testenv.NeedTool(t, "kdig", "knot-dnsutils"), []string{"+retry=0", "+timeout=5", "+norecurse"}},
 	}
 }
 
