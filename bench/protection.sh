@@ -45,12 +45,29 @@ cleanup() {
 trap cleanup EXIT
 
 go build -o "$tmp/gslbd" ./cmd/gslbd
-freeport() { python3 -c 'import socket;s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+# freeport: a port free on 127.0.0.1 for both UDP and TCP (gslbd binds
+# both); another program may still take it before gslbd does, so start
+# retries on a new port.
+freeport() {
+	python3 - <<'PY'
+import socket
+for _ in range(100):
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u.bind(("127.0.0.1", 0))
+    port = u.getsockname()[1]
+    t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        t.bind(("127.0.0.1", port))
+    except OSError:
+        continue
+    print(port)
+    break
+PY
+}
 
 # start NAME EXTRA_YAML: starts a node, sets NAME_pid and NAME_port.
 start() {
-	local name=$1 port
-	port=$(freeport)
+	local name=$1 port pid try
 	cat >"$tmp/$name.yaml" <<Y
 node: $name
 listen: {udp_workers: 1}
@@ -62,18 +79,27 @@ zones:
 cookies: {secrets: ["00112233445566778899aabbccddeeff"]}
 $2
 Y
-	"$tmp/gslbd" -config "$tmp/$name.yaml" -dns "127.0.0.1:$port" -http "" -log-level warn >"$tmp/$name.log" 2>&1 &
-	pids+=("$!")
-	printf -v "${name}_pid" %s "$!"
-	printf -v "${name}_port" %s "$port"
-	for _ in $(seq 1 100); do
-		dig +short +time=1 +tries=1 @127.0.0.1 -p "$port" www.gslb.test 2>/dev/null | grep -q 192.0.2.80 && return 0
-		sleep 0.2
+	for try in 1 2 3; do
+		port=$(freeport)
+		"$tmp/gslbd" -config "$tmp/$name.yaml" -dns "127.0.0.1:$port" -http "" -log-level warn >"$tmp/$name.log" 2>&1 &
+		pid=$!
+		for _ in $(seq 1 100); do
+			if dig +short +time=1 +tries=1 @127.0.0.1 -p "$port" www.gslb.test 2>/dev/null | grep -q 192.0.2.80; then
+				pids+=("$pid")
+				printf -v "${name}_pid" %s "$pid"
+				printf -v "${name}_port" %s "$port"
+				return 0
+			fi
+			kill -0 "$pid" 2>/dev/null || break # it stopped: the port was taken
+			sleep 0.2
+		done
+		kill "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+		echo "$name on port $port, try $try, did not answer: $(tail -1 "$tmp/$name.log")" >&2
 	done
-	echo "$name did not answer; log:" >&2
-	cat "$tmp/$name.log" >&2
 	exit 1
 }
+
 # start_nodes: the reference node, a second plain node and a node with
 # rrl, on fresh ports, and a valid server cookie for 127.0.0.1 (dnsperf's
 # source; all nodes share the secret; valid for an hour).
