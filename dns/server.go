@@ -66,7 +66,8 @@ type Options struct {
 	// runs RRL.Run and may Reconfigure it.
 	RRL *RRL
 	// Cookies issues and checks DNS server cookies. Nil uses a random
-	// secret, so cookies validate on this process only.
+	// secret, so cookies validate on this process only. Its owner runs
+	// Cookies.Run (a coarse clock; without it, time.Now per query).
 	Cookies *Cookies
 	// AnswerMetricNames is how many distinct GSLB names get their own
 	// series in gslbd_dns_gslb_answers_total; later names count as
