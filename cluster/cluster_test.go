@@ -28,7 +28,16 @@ const (
 	epAPI = "us@api.gslb.example.com"
 )
 
-var testEndpoints = []string{epWeb, epAPI}
+// Each test endpoint is its own probe target here, named like it, in
+// the region testRegions gives.
+var (
+	testEndpoints = []string{epWeb, epAPI}
+	testRegions   = map[string]string{epWeb: "eu", epAPI: "us"}
+)
+
+// endpoint is test endpoint ep's agreed state in v: its target's,
+// unless a drain takes it out.
+func endpoint(v gslb.View, ep string) gslb.EndpointState { return v.Endpoint(ep, ep, testRegions[ep]) }
 
 func testKey(b byte) string {
 	k := make([]byte, keyLen)
@@ -123,7 +132,8 @@ func (h *harness) start(name string, expect int, opts ...nodeOpt) *tnode {
 			IsolationHold: config.Duration(time.Hour),
 			Refresh:       config.Duration(200 * time.Millisecond),
 		},
-		Endpoints: testEndpoints,
+		Targets:   testEndpoints,
+		Endpoints: len(testEndpoints),
 		Logger:    h.log.Named(name),
 		Tune:      fastTune,
 	}
@@ -202,7 +212,7 @@ func (h *harness) waitState(names []string, ep string, want gslb.State) {
 
 func (h *harness) allInState(names []string, ep string, want gslb.State) bool {
 	for _, name := range names {
-		if h.nodes[name].View().Endpoints[ep].State != want {
+		if endpoint(h.nodes[name].View(), ep).State != want {
 			return false
 		}
 	}
@@ -211,7 +221,7 @@ func (h *harness) allInState(names []string, ep string, want gslb.State) bool {
 
 func (h *harness) observe(names []string, ep string, st gslb.State) {
 	for _, name := range names {
-		h.nodes[name].Observe(gslb.Observation{Endpoint: ep, State: st, ObservedAt: time.Now(), Reason: "test"})
+		h.nodes[name].Observe(gslb.Observation{Target: ep, State: st, ObservedAt: time.Now(), Reason: "test"})
 	}
 }
 
@@ -248,7 +258,7 @@ func TestThreeNodes(t *testing.T) {
 	h.waitState(all, epAPI, gslb.Ready)
 	waitFor(t, 30*time.Second, "every node sees every observer", func() bool {
 		for _, name := range all {
-			if len(h.nodes[name].View().Endpoints[epWeb].Observers) != 3 {
+			if len(h.nodes[name].View().Targets[epWeb].Observers) != 3 {
 				return false
 			}
 		}
@@ -260,14 +270,14 @@ func TestThreeNodes(t *testing.T) {
 	h.observe(all[:1], epWeb, gslb.Down)
 	waitFor(t, 30*time.Second, "n1's down observation reaches everyone", func() bool {
 		for _, name := range all {
-			if h.nodes[name].View().Endpoints[epWeb].Observers["n1"].State != gslb.Down {
+			if h.nodes[name].View().Targets[epWeb].Observers["n1"].State != gslb.Down {
 				return false
 			}
 		}
 		return true
 	})
 	for _, name := range all {
-		if s := h.nodes[name].View().Endpoints[epWeb].State; s != gslb.Ready {
+		if s := h.nodes[name].View().Targets[epWeb].State; s != gslb.Ready {
 			t.Fatalf("%s: %s is %s after one node's probes failed", name, epWeb, s)
 		}
 	}
@@ -275,7 +285,7 @@ func TestThreeNodes(t *testing.T) {
 	// A majority fails: down everywhere.
 	h.observe(all[1:2], epWeb, gslb.Down)
 	h.waitState(all, epWeb, gslb.Down)
-	if s := h.nodes["n3"].View().Endpoints[epAPI].State; s != gslb.Ready {
+	if s := h.nodes["n3"].View().Targets[epAPI].State; s != gslb.Ready {
 		t.Fatalf("unrelated endpoint changed: %s", s)
 	}
 
@@ -298,8 +308,8 @@ func TestThreeNodes(t *testing.T) {
 	waitFor(t, 30*time.Second, "late joiner synced", func() bool { return late.Status().Synced })
 	waitFor(t, 30*time.Second, "late joiner has the agreed view", func() bool {
 		v := late.View()
-		return v.Synced && v.Endpoints[epWeb].State == gslb.Down && len(v.Endpoints[epWeb].Observers) == 3 &&
-			v.Endpoints[epAPI].Drain != nil
+		return v.Synced && v.Targets[epWeb].State == gslb.Down && len(v.Targets[epWeb].Observers) == 3 &&
+			endpoint(v, epAPI).Drain != nil
 	})
 	if metricValue(t, late.reg, "gslbd_cluster_messages_total", "direction", "received", "type", "state") < 1 {
 		t.Fatal("late joiner received no push/pull state")
@@ -376,7 +386,7 @@ func TestWrongKeyRefused(t *testing.T) {
 		st := bad.Status()
 		return st.Synced && st.Alone
 	})
-	bad.Observe(gslb.Observation{Endpoint: epWeb, State: gslb.Down, ObservedAt: time.Now()})
+	bad.Observe(gslb.Observation{Target: epWeb, State: gslb.Down, ObservedAt: time.Now()})
 	bad.SetDrain(gslb.Drain{Endpoint: epWeb, Drained: true})
 
 	// It also sends its records straight at n1, the way a joined peer's
@@ -384,7 +394,7 @@ func TestWrongKeyRefused(t *testing.T) {
 	bad.mu.Lock()
 	ml := bad.ml
 	bad.mu.Unlock()
-	obs, _ := encodeObservation(gslb.Observation{Endpoint: epWeb, Node: "intruder", State: gslb.Down, ObservedAt: time.Now(), Seq: 1})
+	obs, _ := encodeObservation(gslb.Observation{Target: epWeb, Node: "intruder", State: gslb.Down, ObservedAt: time.Now(), Seq: 1})
 	dr, _ := encodeDrain(gslb.Drain{Endpoint: epWeb, Drained: true, At: time.Now(), By: "intruder"})
 	before := h.nodes["n1"].Status().MessagesReceived
 	for range 20 {
@@ -404,7 +414,7 @@ func TestWrongKeyRefused(t *testing.T) {
 		if len(v.Members) != 2 {
 			t.Fatalf("%s members %+v", name, v.Members)
 		}
-		es := v.Endpoints[epWeb]
+		es := endpoint(v, epWeb)
 		if _, ok := es.Observers["intruder"]; ok || es.State != gslb.Ready || es.Drain != nil {
 			t.Fatalf("%s: intruder changed the view: %+v", name, es)
 		}
@@ -435,7 +445,7 @@ func TestKeyRotation(t *testing.T) {
 			c := n.cfg
 			n.mu.Unlock()
 			c.Keys = step
-			if err := n.Reload(resolved(c), testEndpoints); err != nil {
+			if err := n.Reload(resolved(c), testEndpoints, len(testEndpoints)); err != nil {
 				t.Fatalf("%s reload %d keys: %v", name, len(step), err)
 			}
 		}
@@ -459,7 +469,7 @@ func TestKeyRotation(t *testing.T) {
 	c.Seeds = []string{"127.0.0.1:1"}
 	c.Quorum = "any"
 	var re *RestartError
-	if err := h.nodes["n1"].Reload(resolved(c), testEndpoints); !errors.As(err, &re) || !slices.Equal(re.Fields, []string{"cluster.seeds"}) {
+	if err := h.nodes["n1"].Reload(resolved(c), testEndpoints, len(testEndpoints)); !errors.As(err, &re) || !slices.Equal(re.Fields, []string{"cluster.seeds"}) {
 		t.Fatalf("reload with new seeds: %v", err)
 	}
 	if q := h.nodes["n1"].quorum; q.Kind != gslb.QuorumAny {
@@ -467,7 +477,7 @@ func TestKeyRotation(t *testing.T) {
 	}
 	// A prepared reload changes nothing until it is committed.
 	c = cfg(k1)
-	commit, err := h.nodes["n1"].PrepareReload(resolved(c), testEndpoints)
+	commit, err := h.nodes["n1"].PrepareReload(resolved(c), testEndpoints, len(testEndpoints))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -593,7 +603,7 @@ func TestPartitionKeepsLastAgreedState(t *testing.T) {
 	h.waitState(all, epWeb, gslb.Ready)
 	waitFor(t, 30*time.Second, "every node holds every observation", func() bool {
 		for _, name := range all {
-			if len(h.nodes[name].View().Endpoints[epWeb].Observers) != 3 {
+			if len(h.nodes[name].View().Targets[epWeb].Observers) != 3 {
 				return false
 			}
 		}
@@ -615,7 +625,7 @@ func TestPartitionKeepsLastAgreedState(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		at := cutNode.View().At
 		waitFor(t, 10*time.Second, "another recompute", func() bool { return cutNode.View().At.After(at) })
-		es := cutNode.View().Endpoints[epWeb]
+		es := cutNode.View().Targets[epWeb]
 		if es.State != gslb.Ready {
 			t.Fatalf("isolated n3 turned %s down on its own probes: %+v", epWeb, es)
 		}
@@ -627,15 +637,15 @@ func TestPartitionKeepsLastAgreedState(t *testing.T) {
 	h.waitMembers([]string{"n1", "n2"}, 2)
 	for _, name := range []string{"n1", "n2"} {
 		v := h.nodes[name].View()
-		if v.Isolated || v.Endpoints[epWeb].State != gslb.Ready {
-			t.Fatalf("%s: isolated=%v state=%s", name, v.Isolated, v.Endpoints[epWeb].State)
+		if v.Isolated || v.Targets[epWeb].State != gslb.Ready {
+			t.Fatalf("%s: isolated=%v state=%s", name, v.Isolated, v.Targets[epWeb].State)
 		}
 	}
 
 	// Once the isolation hold has run out, its own observations count.
 	c := cutNode.cfg
 	c.IsolationHold = config.Duration(time.Nanosecond)
-	if err := cutNode.Reload(resolved(c), testEndpoints); err != nil {
+	if err := cutNode.Reload(resolved(c), testEndpoints, len(testEndpoints)); err != nil {
 		t.Fatal(err)
 	}
 	h.waitState([]string{"n3"}, epWeb, gslb.Down)
@@ -659,7 +669,8 @@ func TestSolo(t *testing.T) {
 	var last gslb.View
 	n, err := New(Options{
 		Node:      "solo",
-		Endpoints: testEndpoints,
+		Targets:   testEndpoints,
+		Endpoints: len(testEndpoints),
 		Config:    config.Cluster{Refresh: config.Duration(50 * time.Millisecond)},
 		OnView: func(v gslb.View) {
 			views.Add(1)
@@ -678,11 +689,11 @@ func TestSolo(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- n.Run(ctx) }()
-	n.Observe(gslb.Observation{Endpoint: epWeb, State: gslb.Ready, ObservedAt: time.Now()})
-	n.Observe(gslb.Observation{Endpoint: epAPI, State: gslb.Down, ObservedAt: time.Now()})
+	n.Observe(gslb.Observation{Target: epWeb, State: gslb.Ready, ObservedAt: time.Now()})
+	n.Observe(gslb.Observation{Target: epAPI, State: gslb.Down, ObservedAt: time.Now()})
 	waitFor(t, 10*time.Second, "solo view", func() bool {
 		v := n.View()
-		return v.Synced && v.Endpoints[epWeb].State == gslb.Ready && v.Endpoints[epAPI].State == gslb.Down
+		return v.Synced && v.Targets[epWeb].State == gslb.Ready && v.Targets[epAPI].State == gslb.Down
 	})
 	// OnView keeps coming on the refresh ticker with nothing changing.
 	c := views.Load()

@@ -21,8 +21,13 @@ import (
 // Transition) and its clock-ordered write-active records with term-ordered
 // write records; a node drops the other version's messages (counted as
 // "version"), so upgrade every node of a cluster together.
+//
+// Version 3 keeps version 2's layout but an observation names a probe
+// target (config.ProbeID), shared by every endpoint that probes alike,
+// where version 2 named an endpoint: the two cannot be mixed, so version
+// 2 messages are dropped as well.
 const (
-	protoVersion byte = 2
+	protoVersion byte = 3
 
 	msgObservation byte = 1 // one Observation (gossip)
 	msgDrain       byte = 2 // one Drain (gossip)
@@ -43,6 +48,7 @@ const (
 const (
 	maxNodeLen     = 255
 	maxEndpointLen = 512
+	maxTargetLen   = 512
 	maxReasonLen   = 256
 	maxByLen       = 255
 	// maxGSLBNameLen fits any DNS name in presentation form (253 + dot).
@@ -109,7 +115,7 @@ type message struct {
 }
 
 func encodeObservation(o gslb.Observation) ([]byte, error) {
-	b := make([]byte, 0, 64+len(o.Node)+len(o.Endpoint)+len(o.Reason))
+	b := make([]byte, 0, 64+len(o.Node)+len(o.Target)+len(o.Reason))
 	b = append(b, protoVersion, msgObservation)
 	return appendObservation(b, o)
 }
@@ -155,14 +161,14 @@ func appendObservation(b []byte, o gslb.Observation) ([]byte, error) {
 	if err := checkName("node", o.Node, maxNodeLen); err != nil {
 		return nil, err
 	}
-	if err := checkName("endpoint", o.Endpoint, maxEndpointLen); err != nil {
+	if err := checkName("target", o.Target, maxTargetLen); err != nil {
 		return nil, err
 	}
 	if !validObservedState(o.State) {
-		return nil, fmt.Errorf("cluster: observation of %s has state %s", o.Endpoint, o.State)
+		return nil, fmt.Errorf("cluster: observation of %s has state %s", o.Target, o.State)
 	}
 	b = appendString(b, o.Node)
-	b = appendString(b, o.Endpoint)
+	b = appendString(b, o.Target)
 	b = append(b, byte(o.State))
 	var flags byte
 	if o.LagKnown {
@@ -450,7 +456,7 @@ func (r *reader) string(what string, limit int) string {
 func (r *reader) observation() gslb.Observation {
 	var o gslb.Observation
 	o.Node = r.string("node", maxNodeLen)
-	o.Endpoint = r.string("endpoint", maxEndpointLen)
+	o.Target = r.string("target", maxTargetLen)
 	o.State = gslb.State(r.byte())
 	flags := r.byte()
 	o.LagKnown = flags&obsLagKnown != 0
@@ -465,8 +471,8 @@ func (r *reader) observation() gslb.Observation {
 		return gslb.Observation{}
 	}
 	switch {
-	case o.Node == "" || o.Endpoint == "":
-		r.fail("empty node or endpoint")
+	case o.Node == "" || o.Target == "":
+		r.fail("empty node or target")
 	case !validObservedState(o.State):
 		r.fail("state %d", o.State)
 	case flags&^obsAllFlags != 0:

@@ -18,7 +18,7 @@ var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
 func sampleObs() gslb.Observation {
 	return gslb.Observation{
-		Endpoint:   "eu@www.gslb.example.com",
+		Target:     "http:db1.example:8080#0123456789ab",
 		Node:       "node-a",
 		State:      gslb.Ready,
 		Lag:        1500 * time.Millisecond,
@@ -46,7 +46,7 @@ func TestCodecRoundTrip(t *testing.T) {
 		t.Fatalf("observation round trip:\n got %+v\nwant %+v", m.Obs, o)
 	}
 
-	zero := gslb.Observation{Endpoint: "x", Node: "n", State: gslb.Down} // zero times, no lag
+	zero := gslb.Observation{Target: "x", Node: "n", State: gslb.Down} // zero times, no lag
 	b, _ = encodeObservation(zero)
 	if m, err = decode(b); err != nil || !reflect.DeepEqual(m.Obs, zero) {
 		t.Fatalf("zero-time observation: %v %+v", err, m.Obs)
@@ -91,10 +91,10 @@ func TestCodecLimits(t *testing.T) {
 		t.Fatalf("reason not truncated cleanly: %d bytes", len(m.Obs.Reason))
 	}
 	for name, bad := range map[string]gslb.Observation{
-		"empty endpoint": {Node: "n", State: gslb.Ready},
-		"empty node":     {Endpoint: "e", State: gslb.Ready},
-		"long endpoint":  {Node: "n", Endpoint: strings.Repeat("e", maxEndpointLen+1)},
-		"drained state":  {Node: "n", Endpoint: "e", State: gslb.Drained},
+		"empty target":  {Node: "n", State: gslb.Ready},
+		"empty node":    {Target: "e", State: gslb.Ready},
+		"long target":   {Node: "n", Target: strings.Repeat("e", maxTargetLen+1)},
+		"drained state": {Node: "n", Target: "e", State: gslb.Drained},
 	} {
 		if _, err := encodeObservation(bad); err == nil {
 			t.Errorf("%s: encoded", name)
@@ -112,7 +112,8 @@ func TestDecodeRejects(t *testing.T) {
 	}{
 		{"empty", nil, dropMalformed},
 		{"one byte", []byte{1}, dropMalformed},
-		{"newer version", append([]byte{3}, good[1:]...), dropVersion},
+		{"newer version", append([]byte{protoVersion + 1}, good[1:]...), dropVersion},
+		{"version 2 (observations per endpoint)", append([]byte{2}, good[1:]...), dropVersion},
 		{"version zero", append([]byte{0}, good[1:]...), dropVersion},
 		{"unknown type", []byte{protoVersion, 9, 0}, dropType},
 		{"trailing byte", append(bytes.Clone(good), 0), dropMalformed},
@@ -120,8 +121,8 @@ func TestDecodeRejects(t *testing.T) {
 		{"huge state count", []byte{protoVersion, msgState, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f}, dropMalformed},
 		{"bad state value", func() []byte {
 			b := bytes.Clone(good)
-			// version, type, len+"node-a", len+endpoint, then the state byte.
-			b[2+1+len("node-a")+1+len("eu@www.gslb.example.com")] = 7
+			// version, type, len+"node-a", len+target, then the state byte.
+			b[2+1+len("node-a")+1+len(sampleObs().Target)] = 7
 			return b
 		}(), dropMalformed},
 		{"drain without time", func() []byte {
@@ -163,7 +164,7 @@ func newIdleNode(t *testing.T, name string, now func() time.Time) (*Node, *prome
 	n, err := New(Options{
 		Node:       name,
 		Config:     config.Cluster{Bind: "127.0.0.1:0"},
-		Endpoints:  []string{"eu@www", "us@www"},
+		Targets:    []string{"eu@www", "us@www"},
 		Registerer: reg,
 		Now:        now,
 	})
@@ -193,7 +194,7 @@ func TestReceiveDropsAndCounts(t *testing.T) {
 		return b
 	}
 
-	o := gslb.Observation{Endpoint: "eu@www", Node: "peer", State: gslb.Ready, ObservedAt: now, Seq: 10}
+	o := gslb.Observation{Target: "eu@www", Node: "peer", State: gslb.Ready, ObservedAt: now, Seq: 10}
 	n.receive(enc(o))
 	if got, ok := held("peer", "eu@www"); !ok || got.Seq != 10 {
 		t.Fatalf("first observation not stored: %+v", got)
@@ -235,7 +236,7 @@ func TestReceiveDropsAndCounts(t *testing.T) {
 
 	// Endpoints we do not serve, garbage, unknown versions.
 	unknown := o
-	unknown.Endpoint, unknown.Seq = "nope@www", 13
+	unknown.Target, unknown.Seq = "nope@www", 13
 	n.receive(enc(unknown))
 	n.receive([]byte("garbage!")) // 'g' is read as a protocol version
 	n.receive(append([]byte{protoVersion, msgObservation}, "garbage!"...))
@@ -251,12 +252,12 @@ func TestReceiveDropsAndCounts(t *testing.T) {
 
 	// Someone else's copy of our own observation is never stored, but its
 	// higher Seq lifts ours so our next one supersedes it.
-	mine := gslb.Observation{Endpoint: "eu@www", Node: "self", State: gslb.Down, ObservedAt: now, Seq: 1 << 62}
+	mine := gslb.Observation{Target: "eu@www", Node: "self", State: gslb.Down, ObservedAt: now, Seq: 1 << 62}
 	n.receive(enc(mine))
 	if _, ok := held("self", "eu@www"); ok {
 		t.Fatal("peer's copy of our own observation stored")
 	}
-	n.Observe(gslb.Observation{Endpoint: "eu@www", State: gslb.Ready, ObservedAt: now})
+	n.Observe(gslb.Observation{Target: "eu@www", State: gslb.Ready, ObservedAt: now})
 	if got, _ := held("self", "eu@www"); got.Seq <= 1<<62 || got.Node != "self" {
 		t.Fatalf("own seq not lifted above echo: %+v", got)
 	}
@@ -287,7 +288,7 @@ func TestReceiveDropsAndCounts(t *testing.T) {
 func TestMergeStateRelayedCopies(t *testing.T) {
 	now := t0
 	n, reg := newIdleNode(t, "self", func() time.Time { return now })
-	fromPeer := gslb.Observation{Endpoint: "eu@www", Node: "peer", State: gslb.Ready, ObservedAt: now, Seq: 20}
+	fromPeer := gslb.Observation{Target: "eu@www", Node: "peer", State: gslb.Ready, ObservedAt: now, Seq: 20}
 	b, _ := encodeObservation(fromPeer)
 	n.receive(b)
 
@@ -295,7 +296,7 @@ func TestMergeStateRelayedCopies(t *testing.T) {
 	// plus something new from a node we have not heard from.
 	stale := fromPeer
 	stale.Seq, stale.State = 15, gslb.Down
-	other := gslb.Observation{Endpoint: "us@www", Node: "other", State: gslb.Down, ObservedAt: now, Seq: 3}
+	other := gslb.Observation{Target: "us@www", Node: "other", State: gslb.Down, ObservedAt: now, Seq: 3}
 	st, err := encodeState([]gslb.Observation{stale, other}, []gslb.Drain{{Endpoint: "us@www", Drained: true, At: now, By: "other"}}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -339,7 +340,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add(b)
 	b, _ = encodeDrain(gslb.Drain{Endpoint: "e", Drained: true, At: t0, By: "n"})
 	f.Add(b)
-	b, _ = encodeState([]gslb.Observation{o, {Endpoint: "x", Node: "y"}}, []gslb.Drain{{Endpoint: "e", At: t0}}, nil)
+	b, _ = encodeState([]gslb.Observation{o, {Target: "x", Node: "y"}}, []gslb.Drain{{Endpoint: "e", At: t0}}, nil)
 	f.Add(b)
 	b, _ = encodeWrite(sampleWrite())
 	f.Add(b)
@@ -426,17 +427,17 @@ func TestObserveQueuesOnlyStateChanges(t *testing.T) {
 		n.queue.Reset()
 		return k
 	}
-	n.Observe(gslb.Observation{Endpoint: "eu@www", State: gslb.Recovering, Reason: "lag 3s for 1s of 5s hold", ObservedAt: t0})
+	n.Observe(gslb.Observation{Target: "eu@www", State: gslb.Recovering, Reason: "lag 3s for 1s of 5s hold", ObservedAt: t0})
 	if got := drain(); got != 1 {
 		t.Fatalf("first observation: %d queued, want 1", got)
 	}
 	for i := range 5 {
-		n.Observe(gslb.Observation{Endpoint: "eu@www", State: gslb.Recovering, Lag: time.Duration(i), Reason: fmt.Sprintf("lag %dms for %ds of 5s hold", i, i+2), ObservedAt: t0})
+		n.Observe(gslb.Observation{Target: "eu@www", State: gslb.Recovering, Lag: time.Duration(i), Reason: fmt.Sprintf("lag %dms for %ds of 5s hold", i, i+2), ObservedAt: t0})
 	}
 	if got := n.queue.NumQueued(); got != 0 {
 		t.Fatalf("reason-only changes queued %d broadcasts", got)
 	}
-	n.Observe(gslb.Observation{Endpoint: "eu@www", State: gslb.Ready, Reason: "held", ObservedAt: t0})
+	n.Observe(gslb.Observation{Target: "eu@www", State: gslb.Ready, Reason: "held", ObservedAt: t0})
 	if got := drain(); got != 1 {
 		t.Fatalf("state change: %d queued, want 1", got)
 	}

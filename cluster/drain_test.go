@@ -66,15 +66,13 @@ func TestCodecDrainExtension(t *testing.T) {
 }
 
 // A region drain taken on one node drains that region's endpoints on
-// every node (each maps endpoints to regions itself), and its undrain
-// lifts it everywhere.
+// every node (each reads the region of its endpoints from its own
+// config), and its undrain lifts it everywhere.
 func TestClusterRegionDrain(t *testing.T) {
 	h := newHarness(t)
-	regions := map[string]string{epWeb: "eu", epAPI: "us"}
-	withRegions := func(o *Options) { o.Regions = regions }
 	all := []string{"n1", "n2", "n3"}
 	for _, name := range all {
-		h.start(name, 3, withRegions)
+		h.start(name, 3)
 	}
 	h.waitMembers(all, 3)
 	h.observe(all, epWeb, gslb.Ready)
@@ -86,8 +84,8 @@ func TestClusterRegionDrain(t *testing.T) {
 	h.waitState(all, epWeb, gslb.Drained)
 	for _, name := range all {
 		v := h.nodes[name].View()
-		if v.Endpoints[epAPI].State != gslb.Ready {
-			t.Fatalf("%s: the other region's endpoint is %s", name, v.Endpoints[epAPI].State)
+		if s := endpoint(v, epAPI).State; s != gslb.Ready {
+			t.Fatalf("%s: the other region's endpoint is %s", name, s)
 		}
 		if rd := v.RegionDrains["eu"]; rd.By != "n2" || rd.Reason != "evacuate" {
 			t.Fatalf("%s: region drain record %+v", name, rd)
@@ -106,14 +104,13 @@ func TestClusterWindowStartsAndEnds(t *testing.T) {
 		// No periodic recompute within the test: only the window timer
 		// can make the edges take effect.
 		o.Config.Refresh = config.Duration(time.Hour)
-		o.Regions = map[string]string{epWeb: "eu", epAPI: "us"}
 	})
 	h.observe([]string{"solo"}, epWeb, gslb.Ready)
 	h.waitState([]string{"solo"}, epWeb, gslb.Ready)
 	from := time.Now().Add(700 * time.Millisecond)
 	until := from.Add(700 * time.Millisecond)
 	n.SetDrain(gslb.Drain{Region: "eu", Drained: true, From: from, Until: until})
-	if s := n.View().Endpoints[epWeb].State; s != gslb.Ready && time.Now().Before(from) {
+	if s := endpoint(n.View(), epWeb).State; s != gslb.Ready && time.Now().Before(from) {
 		t.Fatalf("scheduled window already in effect: %s", s)
 	}
 	h.waitState([]string{"solo"}, epWeb, gslb.Drained)

@@ -66,13 +66,14 @@ func newGuard(o Options) *guard {
 		g.refused.WithLabelValues(kind, "not_allowed")
 	}
 	g.refused.WithLabelValues("stream", "oversize")
-	g.set(o.Config, len(o.Endpoints))
+	g.set(o.Config, len(o.Targets), o.Endpoints)
 	return g
 }
 
 // set applies the reloadable settings: the allow-list and the stream cap,
-// which grows with the cluster's size and endpoint count.
-func (g *guard) set(cfg config.Cluster, endpoints int) {
+// which grows with the cluster's size and its probe target and endpoint
+// counts.
+func (g *guard) set(cfg config.Cluster, targets, endpoints int) {
 	var allow []netip.Prefix
 	for _, a := range cfg.Allow {
 		if p, err := netip.ParsePrefix(strings.TrimSpace(a)); err == nil {
@@ -80,19 +81,21 @@ func (g *guard) set(cfg config.Cluster, endpoints int) {
 		}
 	}
 	g.allow.Store(&allow)
-	g.maxStream.Store(maxStreamBytes(max(cfg.Expect, 1+len(cfg.Seeds)), endpoints))
+	g.maxStream.Store(maxStreamBytes(max(cfg.Expect, 1+len(cfg.Seeds)), targets, endpoints))
 }
 
 // maxStreamBytes is the longest full state sync a cluster of nodes
-// members with endpoints endpoints can send, with every field at its
-// codec limit: every node's observation of every endpoint, a drain per
-// endpoint and a write record per name (at most one per endpoint, each
-// naming up to maxBackers members), plus memberlist's own member list.
-// Two extra nodes allow for joiners and leavers in flight.
-func maxStreamBytes(nodes, endpoints int) int64 {
+// members with targets probe targets and endpoints endpoints can send,
+// with every field at its codec limit: every node's observation of every
+// target, a drain per endpoint and a write record per name (at most one
+// per endpoint, each naming up to maxBackers members), plus memberlist's
+// own member list. Two extra nodes allow for joiners and leavers in
+// flight.
+func maxStreamBytes(nodes, targets, endpoints int) int64 {
 	n := int64(nodes + 2)
+	t := int64(max(targets, 1))
 	e := int64(max(endpoints, 1))
-	records := n*e + e // observations and drains
+	records := n*t + e // observations and drains
 	writes := e * (streamPerRecord + int64(min(n, maxBackers))*(maxNodeLen+2))
 	return streamBase + n*streamPerRecord + records*streamPerRecord + writes
 }

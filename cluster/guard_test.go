@@ -90,7 +90,7 @@ func TestGossipAllowList(t *testing.T) {
 	// A reload may open it up.
 	cfg := n.cfg
 	cfg.Allow = []string{"127.0.0.0/8"}
-	_ = n.Reload(cfg, testEndpoints)
+	_ = n.Reload(cfg, testEndpoints, len(testEndpoints))
 	if !n.guard.allowed(&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1}) {
 		t.Fatal("reload did not apply cluster.allow")
 	}
@@ -160,7 +160,7 @@ func TestQuietLog(t *testing.T) {
 // legitimate full state sync: a state with every field at its codec limit
 // encodes below it.
 func TestStreamCapFitsAWorstCaseState(t *testing.T) {
-	for _, size := range []struct{ nodes, endpoints int }{{1, 1}, {3, 6}, {5, 200}, {40, 50}} {
+	for _, size := range []struct{ nodes, targets int }{{1, 1}, {3, 6}, {5, 200}, {40, 50}} {
 		long := func(c byte, n int) string { return strings.Repeat(string(c), n) }
 		var obs []gslb.Observation
 		var drains []gslb.Drain
@@ -170,10 +170,10 @@ func TestStreamCapFitsAWorstCaseState(t *testing.T) {
 		for i := range nodes {
 			nodes[i] = fmt.Sprintf("%03d", i) + long('n', maxNodeLen-3)
 		}
-		for e := range size.endpoints {
+		for e := range size.targets {
 			ep := fmt.Sprintf("%05d", e) + long('e', maxEndpointLen-5)
 			for _, n := range nodes {
-				obs = append(obs, gslb.Observation{Endpoint: ep, Node: n, State: gslb.Ready, Seq: 1 << 62,
+				obs = append(obs, gslb.Observation{Target: ep, Node: n, State: gslb.Ready, Seq: 1 << 62,
 					ObservedAt: at, Since: at, Reason: long('r', maxReasonLen), Lag: time.Hour, LagKnown: true})
 			}
 			drains = append(drains, gslb.Drain{Endpoint: ep, Drained: true, At: at, By: long('b', maxByLen)})
@@ -187,8 +187,8 @@ func TestStreamCapFitsAWorstCaseState(t *testing.T) {
 		}
 		// memberlist's own push/pull adds a header and its member list.
 		need := int64(len(b)) + int64(size.nodes)*1024
-		if cap := maxStreamBytes(size.nodes, size.endpoints); need > cap {
-			t.Errorf("%d nodes, %d endpoints: worst-case state %d bytes over the stream cap %d", size.nodes, size.endpoints, need, cap)
+		if cap := maxStreamBytes(size.nodes, size.targets, size.targets); need > cap {
+			t.Errorf("%d nodes, %d targets: worst-case state %d bytes over the stream cap %d", size.nodes, size.targets, need, cap)
 		}
 	}
 }

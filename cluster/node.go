@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"net"
 	"slices"
 	"strconv"
@@ -44,18 +43,21 @@ const (
 	maxActives = 10000
 )
 
-// Options configure a Node. Node, Config and Endpoints are required; the
-// rest may be zero.
+// Options configure a Node. Node and Config are required; the rest may
+// be zero.
 type Options struct {
 	// Node is this node's name, unique in the cluster.
 	Node string
 	// Config is the cluster section of the config.
 	Config config.Cluster
-	// Endpoints lists every configured endpoint ID.
-	Endpoints []string
-	// Regions maps endpoint ID to region, for region drains (SetRegions
-	// replaces it on reload).
-	Regions map[string]string
+	// Targets lists every configured probe target ID (config.ProbeID):
+	// observations are kept and agreed per target, however many
+	// endpoints share one.
+	Targets []string
+	// Endpoints is the number of configured endpoints. A full state sync
+	// carries at most a drain record per endpoint and a write record per
+	// name, so it sizes the cap on gossip streams.
+	Endpoints int
 	// Logger defaults to zap.NewNop().
 	Logger *zap.Logger
 	// Registerer receives the gslbd_cluster_* metrics; nil skips them.
@@ -139,7 +141,7 @@ type memberRec struct {
 const metaLeaving byte = 1
 
 // Node is one gslbd cluster member: it holds the latest observation of
-// every node for every endpoint and the drains, gossips its own, and
+// every node for every probe target and the drains, gossips its own, and
 // computes the agreed View.
 type Node struct {
 	name      string
@@ -171,19 +173,18 @@ type Node struct {
 	joinMin, joinMax time.Duration
 	leaving          atomic.Bool // NodeMeta says metaLeaving
 
-	mu          sync.Mutex
-	cfg         config.Cluster
-	quorum      gslb.Quorum
-	endpoints   []string
-	endpointSet map[string]struct{}
-	regions     map[string]string                      // endpoint ID -> region
-	obs         map[string]map[string]gslb.Observation // node -> endpoint
-	drains      *lwwTable[gslb.Drain]                  // by gslb.Drain.Key: endpoint or region
-	writes      *writeTable                            // by GSLB name
-	seq         uint64
-	members     map[string]memberRec
-	synced      bool
-	ml          *memberlist.Memberlist
+	mu        sync.Mutex
+	cfg       config.Cluster
+	quorum    gslb.Quorum
+	targets   []string
+	targetSet map[string]struct{}
+	obs       map[string]map[string]gslb.Observation // node -> probe target
+	drains    *lwwTable[gslb.Drain]                  // by gslb.Drain.Key: endpoint or region
+	writes    *writeTable                            // by GSLB name
+	seq       uint64
+	members   map[string]memberRec
+	synced    bool
+	ml        *memberlist.Memberlist
 	// addr is memberlist's address, read once when gossip starts:
 	// memberlist rewrites its local node (UpdateNode on leave) under its
 	// own lock, so reading it later through LocalNode would race.
@@ -236,8 +237,7 @@ func New(o Options) (*Node, error) {
 	if n.now == nil {
 		n.now = time.Now
 	}
-	n.setEndpointsLocked(o.Endpoints)
-	n.regions = maps.Clone(o.Regions)
+	n.setTargetsLocked(o.Targets)
 	if len(keys) > 0 {
 		if n.keyring, err = memberlist.NewKeyring(keys, keys[0]); err != nil {
 			return nil, fmt.Errorf("cluster: keyring: %w", err)
@@ -551,31 +551,22 @@ func (n *Node) untilDrainChange() time.Duration {
 	return max(v.DrainChangeAt.Sub(n.now()), time.Millisecond)
 }
 
-// SetRegions replaces the endpoint-to-region map that region drains are
-// applied through (after a reload added or moved endpoints).
-func (n *Node) SetRegions(m map[string]string) {
-	n.mu.Lock()
-	n.regions = maps.Clone(m)
-	n.mu.Unlock()
-	n.poke()
-}
-
 // Observe records a local observation from health and gossips it when
 // the state changed (a periodic refresh covers the rest). The node name
 // and Seq are stamped here: Seq is at least the wall clock in
 // nanoseconds, so it keeps increasing across restarts. Observe never
 // blocks on the network.
 func (n *Node) Observe(o gslb.Observation) {
-	if o.Endpoint == "" || len(o.Endpoint) > maxEndpointLen || !validObservedState(o.State) {
+	if o.Target == "" || len(o.Target) > maxTargetLen || !validObservedState(o.State) {
 		n.log.Warn("cluster: ignoring invalid local observation",
-			zap.String("endpoint", o.Endpoint), zap.Stringer("state", o.State))
+			zap.String("target", truncateUTF8(o.Target, maxTargetLen)), zap.Stringer("state", o.State))
 		return
 	}
 	o.Node = n.name
 	n.mu.Lock()
-	prev, had := n.obs[n.name][o.Endpoint]
+	prev, had := n.obs[n.name][o.Target]
 	o.Seq = n.nextSeqLocked()
-	n.obs[n.name][o.Endpoint] = o
+	n.obs[n.name][o.Target] = o
 	stale, _ := n.settingsLocked()
 	n.mu.Unlock()
 	// Only a new record or a state change is news worth gossiping now:
@@ -631,7 +622,7 @@ func (n *Node) queueObservation(o gslb.Observation) {
 		n.log.Warn("cluster: cannot encode observation", zap.Error(err))
 		return
 	}
-	n.queue.QueueBroadcast(&broadcast{name: "obs/" + o.Node + "/" + o.Endpoint, msg: msg})
+	n.queue.QueueBroadcast(&broadcast{name: "obs/" + o.Node + "/" + o.Target, msg: msg})
 }
 
 func (n *Node) queueDrain(d gslb.Drain) {
@@ -767,19 +758,19 @@ func (n *Node) mergeObservationLocked(o gslb.Observation, now time.Time) (reason
 		}
 		return "", false
 	}
-	if _, ok := n.endpointSet[o.Endpoint]; !ok {
+	if _, ok := n.targetSet[o.Target]; !ok {
 		return dropUnknown, false
 	}
-	byEP := n.obs[o.Node]
-	cur, had := byEP[o.Endpoint]
+	byTarget := n.obs[o.Node]
+	cur, had := byTarget[o.Target]
 	if had && o.Seq <= cur.Seq {
 		return dropOld, false
 	}
-	if byEP == nil {
-		byEP = map[string]gslb.Observation{}
-		n.obs[o.Node] = byEP
+	if byTarget == nil {
+		byTarget = map[string]gslb.Observation{}
+		n.obs[o.Node] = byTarget
 	}
-	byEP[o.Endpoint] = o
+	byTarget[o.Target] = o
 	stale, _ := n.settingsLocked()
 	return "", significant(cur, had, o, stale)
 }
@@ -959,9 +950,8 @@ func (n *Node) recompute() {
 		Expect:        expect,
 		Observations:  obs,
 		Drains:        drains,
-		Regions:       maps.Clone(n.regions),
 		Active:        writes,
-		Endpoints:     slices.Clone(n.endpoints),
+		Targets:       n.targets, // replaced, never changed in place
 		StaleAfter:    stale,
 		Quorum:        n.quorum,
 		IsolationHold: hold,
@@ -1034,16 +1024,16 @@ func (n *Node) pruneLocked(now time.Time, members []gslb.Member, stale, hold tim
 	}
 }
 
-func (n *Node) setEndpointsLocked(eps []string) {
-	n.endpoints = slices.Clone(eps)
-	n.endpointSet = make(map[string]struct{}, len(eps))
-	for _, e := range eps {
-		n.endpointSet[e] = struct{}{}
+func (n *Node) setTargetsLocked(ts []string) {
+	n.targets = slices.Clone(ts)
+	n.targetSet = make(map[string]struct{}, len(ts))
+	for _, t := range ts {
+		n.targetSet[t] = struct{}{}
 	}
-	for _, byEP := range n.obs {
-		for ep := range byEP {
-			if _, ok := n.endpointSet[ep]; !ok {
-				delete(byEP, ep)
+	for _, byTarget := range n.obs {
+		for t := range byTarget {
+			if _, ok := n.targetSet[t]; !ok {
+				delete(byTarget, t)
 			}
 		}
 	}

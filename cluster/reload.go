@@ -24,11 +24,11 @@ func quorumOf(r config.QuorumRule) gslb.Quorum {
 	return gslb.Quorum{Kind: gslb.QuorumMajority}
 }
 
-// Reload applies a new cluster config and endpoint list at once: it is
-// PrepareReload followed by its commit. A change to a start-only setting
-// is reported as a *RestartError after the rest was applied.
-func (n *Node) Reload(cfg config.Cluster, endpoints []string) error {
-	commit, err := n.PrepareReload(cfg, endpoints)
+// Reload applies a new cluster config and probe target list at once: it
+// is PrepareReload followed by its commit. A change to a start-only
+// setting is reported as a *RestartError after the rest was applied.
+func (n *Node) Reload(cfg config.Cluster, targets []string, endpoints int) error {
+	commit, err := n.PrepareReload(cfg, targets, endpoints)
 	if err != nil {
 		return err
 	}
@@ -39,14 +39,16 @@ func (n *Node) Reload(cfg config.Cluster, endpoints []string) error {
 }
 
 // PrepareReload checks everything that could fail in applying cfg and
-// endpoints (cfg comes resolved from config.Prepare) and changes nothing.
+// targets, with endpoints endpoints (cfg comes resolved from
+// config.Prepare) and changes nothing.
 // The returned commit applies them and cannot fail: quorum, expect,
-// stale_after, isolation_hold, refresh and the endpoint list take effect,
+// stale_after, isolation_hold, refresh and the probe target list take
+// effect (observations of targets no longer listed are forgotten),
 // and the keyring is rotated (keys added are installed, a new first key
 // becomes primary, keys no longer listed are removed). Bind, advertise,
 // seeds and switching encryption on or off are only read at start: commit
 // keeps their running values and returns the names of those that changed.
-func (n *Node) PrepareReload(cfg config.Cluster, endpoints []string) (commit func() (restart []string), err error) {
+func (n *Node) PrepareReload(cfg config.Cluster, targets []string, endpoints int) (commit func() (restart []string), err error) {
 	n.mu.Lock()
 	old := n.cfg
 	n.mu.Unlock()
@@ -80,7 +82,7 @@ func (n *Node) PrepareReload(cfg config.Cluster, endpoints []string) (commit fun
 	}
 	// Start-only fields keep their running values.
 	cfg.Bind, cfg.Advertise, cfg.Seeds = old.Bind, old.Advertise, old.Seeds
-	eps := slices.Clone(endpoints)
+	ts := slices.Clone(targets)
 	return func() []string {
 		if rotate {
 			if err := rotateKeys(n.keyring, keys); err != nil {
@@ -92,9 +94,9 @@ func (n *Node) PrepareReload(cfg config.Cluster, endpoints []string) (commit fun
 		n.mu.Lock()
 		n.cfg = cfg
 		n.quorum = quorumOf(cfg.Rule)
-		n.setEndpointsLocked(eps)
+		n.setTargetsLocked(ts)
 		n.mu.Unlock()
-		n.guard.set(cfg, len(eps))
+		n.guard.set(cfg, len(ts), endpoints)
 		n.poke()
 		return restart
 	}, nil

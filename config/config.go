@@ -280,6 +280,10 @@ type Endpoint struct {
 	// ID is "<endpoint name>@<gslb name without trailing dot>", e.g.
 	// "eu-west@app.gslb.test"; set by validation.
 	ID string `yaml:"-"`
+	// ProbeID names the endpoint's probe target (see ProbeID), shared by
+	// every endpoint that probes the same way; "" without probes. Set by
+	// validation.
+	ProbeID string `yaml:"-"`
 }
 
 // Probe is a liveness probe. Zero fields take HealthDefaults.

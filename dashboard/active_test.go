@@ -24,13 +24,13 @@ func writeStore(t *testing.T) *gslb.Store {
 		Role: "write", Failback: "manual", FailbackHold: sec(60), AllDown: "open", Order: []string{"eu-west", "us-east"}}
 	for i, r := range []string{"eu-west", "us-east"} {
 		db.Endpoints = append(db.Endpoints, config.Endpoint{Name: r, Region: r, Addresses: []string{[]string{"192.0.2.11", "192.0.2.12"}[i]},
-			Weight: &one, ID: r + "@db.gslb.example.com"})
+			Weight: &one, ID: r + "@db.gslb.example.com", ProbeID: r + "@db.gslb.example.com"})
 	}
 	z.Names = append(z.Names, db)
 	v := testView(gslb.Ready)
 	for _, r := range []string{"eu-west", "us-east"} {
 		id := r + "@db.gslb.example.com"
-		v.Endpoints[id] = gslb.EndpointState{ID: id, State: gslb.Ready, Since: testNow.Add(-time.Minute), Reason: "probe ok"}
+		v.Targets[id] = gslb.TargetState{State: gslb.Ready, Since: testNow.Add(-time.Minute), Reason: "probe ok"}
 	}
 	snap, err := gslb.NewSnapshot(gslb.Options{Config: cfg, View: v, Now: testNow})
 	if err != nil {

@@ -205,24 +205,24 @@ func TestBrowserNeverInjectsHTML(t *testing.T) {
 	)
 	view := testView(gslb.Ready)
 	view.Members = append(view.Members, gslb.Member{Name: evilNode, Addr: `"><script>window.__xss=3</script>`, Alive: true})
-	for id, es := range view.Endpoints {
+	for id, es := range view.Targets {
 		es.Reason = evil
 		o := es.Observers["node-a"]
 		o.Reason = evil
 		o.Node = evilNode
 		es.Observers = map[string]gslb.Observation{evilNode: o}
-		view.Endpoints[id] = es
+		view.Targets[id] = es
 	}
 	store := testStore(t)
 	// A second View changes eu-west's state, so the events list shows a
 	// reason with markup too.
 	down := view
-	down.Endpoints = map[string]gslb.EndpointState{}
-	for id, es := range view.Endpoints {
+	down.Targets = map[string]gslb.TargetState{}
+	for id, es := range view.Targets {
 		if id == idEU {
 			es.State = gslb.Down
 		}
-		down.Endpoints[id] = es
+		down.Targets[id] = es
 	}
 	store.Swap(store.Load().WithView(view, testNow.Add(time.Second)).WithView(down, testNow.Add(2*time.Second)))
 	srv := httptest.NewServer(New(Options{Source: store}))

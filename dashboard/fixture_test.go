@@ -32,7 +32,7 @@ func testConfig() *config.Config {
 	}
 	ep := func(region, addr string) config.Endpoint {
 		return config.Endpoint{Name: region, Region: region, Addresses: []string{addr}, Weight: &one,
-			Liveness: probe(region), ID: region + "@www.gslb.example.com"}
+			Liveness: probe(region), ID: region + "@www.gslb.example.com", ProbeID: region + "@www.gslb.example.com"}
 	}
 	return &config.Config{
 		Node: "node-a",
@@ -67,19 +67,20 @@ func testConfig() *config.Config {
 }
 
 func obs(node, id string, st gslb.State, lag time.Duration, lagKnown bool, reason string, seq uint64) gslb.Observation {
-	return gslb.Observation{Endpoint: id, Node: node, State: st, Lag: lag, LagKnown: lagKnown, Reason: reason,
+	return gslb.Observation{Target: id, Node: node, State: st, Lag: lag, LagKnown: lagKnown, Reason: reason,
 		ObservedAt: testNow.Add(-time.Second), Since: testNow.Add(-time.Minute), Seq: seq}
 }
 
 // testView has eu-west ready everywhere, us-east down with node-b
 // disagreeing, and ap-south recovering with a known lag.
 func testView(euState gslb.State) gslb.View {
-	es := func(id string, st gslb.State, reason string, lag time.Duration, lagKnown bool, observers ...gslb.Observation) gslb.EndpointState {
+	// Each endpoint is its own probe target, named like it.
+	es := func(id string, st gslb.State, reason string, lag time.Duration, lagKnown bool, observers ...gslb.Observation) gslb.TargetState {
 		m := map[string]gslb.Observation{}
 		for _, o := range observers {
 			m[o.Node] = o
 		}
-		return gslb.EndpointState{ID: id, State: st, Since: testNow.Add(-time.Minute), Reason: reason,
+		return gslb.TargetState{State: st, Since: testNow.Add(-time.Minute), Reason: reason,
 			Lag: lag, LagKnown: lagKnown, Observers: m}
 	}
 	return gslb.View{
@@ -89,7 +90,7 @@ func testView(euState gslb.State) gslb.View {
 		// Two of two alive: a quorum, start-up done.
 		Quorum: true, Expect: 2, FirstRound: true,
 		At: testNow,
-		Endpoints: map[string]gslb.EndpointState{
+		Targets: map[string]gslb.TargetState{
 			idEU: es(idEU, euState, "probe ok", 0, false,
 				obs("node-a", idEU, euState, 0, false, "probe ok", 1),
 				obs("node-b", idEU, euState, 0, false, "probe ok", 1)),

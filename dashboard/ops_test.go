@@ -148,9 +148,7 @@ func TestRegionDrainAPI(t *testing.T) {
 func TestStateDrains(t *testing.T) {
 	v := testView(gslb.Drained)
 	future := time.Now().Add(time.Hour).UTC()
-	ep := v.Endpoints[idEU]
-	ep.Drain = &gslb.Drain{Endpoint: idEU, Drained: true, At: testNow, By: "node-b"}
-	v.Endpoints[idEU] = ep
+	v.EndpointDrains = map[string]gslb.Drain{idEU: {Endpoint: idEU, Drained: true, At: testNow, By: "node-b"}}
 	v.RegionDrains = map[string]gslb.Drain{"us-east": {Region: "us-east", Drained: true, At: testNow, By: "node-a", From: future, Reason: "patching"}}
 	snap, err := gslb.NewSnapshot(gslb.Options{Config: testConfig(), View: v, Now: testNow})
 	if err != nil {

@@ -81,7 +81,7 @@ zones:
         policy: nearest
         all_down: closed
         endpoints:
-          - {region: us-east, addresses: ["192.0.2.15"]}
+          - {region: us-east, addresses: ["192.0.2.15"], liveness: {address: "192.0.2.15:80"}}
       - name: db
         role: write
         policy: failover
@@ -115,7 +115,9 @@ func buildSnapshot(t testing.TB, withView bool) *gslb.Snapshot {
 		t.Fatal(err)
 	}
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	v := gslb.View{Self: "node-a", Synced: true, FirstRound: true, Quorum: true, At: now, Endpoints: map[string]gslb.EndpointState{}}
+	// Only dead's endpoint has a probe (never run here): its target is
+	// down; the others have none and are ready.
+	v := gslb.View{Self: "node-a", Synced: true, FirstRound: true, Quorum: true, At: now, Targets: map[string]gslb.TargetState{}}
 	for _, z := range cfg.Zones {
 		for _, n := range z.Names {
 			for _, e := range n.Endpoints {
@@ -123,7 +125,9 @@ func buildSnapshot(t testing.TB, withView bool) *gslb.Snapshot {
 				if n.Name == "dead.gslb.test." {
 					st = gslb.Down
 				}
-				v.Endpoints[e.ID] = gslb.EndpointState{ID: e.ID, State: st, Since: now.Add(-time.Hour)}
+				if e.ProbeID != "" {
+					v.Targets[e.ProbeID] = gslb.TargetState{State: st, Since: now.Add(-time.Hour)}
+				}
 			}
 		}
 	}

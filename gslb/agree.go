@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -45,27 +46,31 @@ func (q Quorum) reached(ready, fresh int) bool {
 // observations into one View. It is pure; the same input gives the same
 // View on every node.
 //
-// Per endpoint it takes each alive member's latest observation; those
-// older than StaleAfter (0 = never stale) do not count. The endpoint is
+// Per probe target it takes each alive member's latest observation; those
+// older than StaleAfter (0 = never stale) do not count. The target is
 // Ready when the ready fresh observers reach the quorum of the fresh
 // observers, Down when more than half of them say Down, Recovering
 // otherwise. With no fresh observer the previous agreed state is kept and
-// marked Stale (Unknown if it was never seen).
+// marked Stale (Unknown if it was never seen). Every endpoint that uses
+// the target follows it (View.Endpoint); the work is per target, however
+// many endpoints share one.
 //
 // A node is isolated when it sees fewer than half of Expect alive
 // (alive×2 < Expect). While isolated, and for at most IsolationHold from
-// when isolation began, an endpoint that was Ready stays Ready whatever
+// when isolation began, a target that was Ready stays Ready whatever
 // the (own) observations say: a node cut off from the network must not
 // fail every region over. After the hold its own observations count.
 //
-// A drain record of the endpoint, or of its region (AgreeInput.Regions),
-// that is in effect at Now (Drain.StatusAt: maintenance windows start and
-// end by the clock) makes the endpoint Drained whatever is observed;
-// View.DrainChangeAt says when that must be evaluated again. Since is kept from Previous while the state is unchanged.
+// The drain records go into the View by endpoint and by region; a drain
+// in effect at the View's time (Drain.StatusAt: maintenance windows start
+// and end by the clock) makes the endpoint Drained whatever is observed
+// (View.Endpoint), and View.DrainChangeAt says when the View must be
+// agreed again because a window starts or ends. Since is kept from
+// Previous while the state is unchanged.
 //
 // The View also says whether this node sees a quorum: a majority of
 // Expect alive, itself included (NoQuorumSince carried from Previous).
-// Per endpoint it counts the fresh observers with positive evidence of
+// Per target it counts the fresh observers with positive evidence of
 // failure (Failed) and whether any reports a pending change (Transition),
 // which the write-name rule and the TTL rule read.
 //
@@ -73,12 +78,12 @@ func (q Quorum) reached(ready, fresh int) bool {
 // unchanged: the cluster keeps the one in force per name.
 func Agree(in AgreeInput) View {
 	v := View{
-		Self:      in.Self,
-		Members:   slices.Clone(in.Members),
-		Synced:    in.Synced,
-		Endpoints: make(map[string]EndpointState, len(in.Endpoints)),
-		At:        in.Now,
-		Active:    maps.Clone(in.Active),
+		Self:    in.Self,
+		Members: slices.Clone(in.Members),
+		Synced:  in.Synced,
+		Targets: make(map[string]TargetState, len(in.Targets)),
+		At:      in.Now,
+		Active:  maps.Clone(in.Active),
 	}
 	alive := make(map[string]bool, len(in.Members)+1)
 	for _, m := range in.Members {
@@ -113,6 +118,11 @@ func Agree(in AgreeInput) View {
 				v.RegionDrains = map[string]Drain{}
 			}
 			v.RegionDrains[d.Region] = d
+		} else if d.Endpoint != "" {
+			if v.EndpointDrains == nil {
+				v.EndpointDrains = map[string]Drain{}
+			}
+			v.EndpointDrains[d.Endpoint] = d
 		}
 	}
 	v.DrainChangeAt = NextDrainChange(in.Drains, in.Now)
@@ -124,9 +134,9 @@ func Agree(in AgreeInput) View {
 	}
 	slices.Sort(nodes) // deterministic reasons and lag medians
 	var lags []time.Duration
-	for _, id := range in.Endpoints {
-		prev, seen := in.Previous.Endpoints[id]
-		es := EndpointState{ID: id}
+	for _, id := range in.Targets {
+		prev, seen := in.Previous.Targets[id]
+		var ts TargetState
 		var nFresh, nReady, nDown int
 		lags = lags[:0]
 		var lastReason string
@@ -135,10 +145,10 @@ func Agree(in AgreeInput) View {
 			if !ok {
 				continue
 			}
-			if es.Observers == nil {
-				es.Observers = make(map[string]Observation)
+			if ts.Observers == nil {
+				ts.Observers = make(map[string]Observation)
 			}
-			es.Observers[n] = o
+			ts.Observers[n] = o
 			if !alive[n] {
 				continue
 			}
@@ -161,80 +171,62 @@ func Agree(in AgreeInput) View {
 				lags = append(lags, o.Lag)
 			}
 			if o.Failed {
-				es.Failed++
+				ts.Failed++
 			}
-			es.Transition = es.Transition || o.Transition
+			ts.Transition = ts.Transition || o.Transition
 		}
 		if len(lags) > 0 {
 			slices.Sort(lags)
 			m := len(lags) / 2
-			es.Lag = lags[m]
+			ts.Lag = lags[m]
 			if len(lags)%2 == 0 {
-				es.Lag = (lags[m-1] + lags[m]) / 2
+				ts.Lag = (lags[m-1] + lags[m]) / 2
 			}
-			es.LagKnown = true
-		}
-		ed, hasED := in.Drains[id]
-		var rd Drain
-		hasRD := false
-		if r := in.Regions[id]; r != "" {
-			rd, hasRD = in.Drains[RegionDrainKey(r)]
+			ts.LagKnown = true
 		}
 		switch {
-		case hasED && ed.ActiveAt(in.Now):
-			es.State = Drained
-			es.Reason = ed.describe()
-		case hasRD && rd.ActiveAt(in.Now):
-			es.State = Drained
-			es.Reason = rd.describe()
 		case nFresh == 0:
-			es.State = prev.State
-			es.Stale = true
-			es.Reason = "no fresh observation from a live node"
+			ts.State = prev.State
+			ts.Stale = true
+			ts.Reason = "no fresh observation from a live node"
 			if seen && prev.Reason != "" {
-				es.Reason += "; last: " + prev.Reason
+				ts.Reason += "; last: " + strings.TrimPrefix(prev.Reason, ts.Reason+"; last: ")
 			}
-		case in.Quorum.Kind == QuorumMajority && nReady*2 == nFresh && seen && prev.State != Unknown && prev.State != Drained:
+		case in.Quorum.Kind == QuorumMajority && nReady*2 == nFresh && seen && prev.State != Unknown:
 			// A tie is no majority either way: one observer's bad network
-			// path must not flip the endpoint while its peers disagree (and,
+			// path must not flip the target while its peers disagree (and,
 			// in a cluster losing members one by one, the tie comes before
 			// isolation is noticed).
-			es.State = prev.State
-			es.Reason = fmt.Sprintf("%d of %d fresh observers ready: a tie keeps %s", nReady, nFresh, prev.State)
+			ts.State = prev.State
+			ts.Reason = fmt.Sprintf("%d of %d fresh observers ready: a tie keeps %s", nReady, nFresh, prev.State)
 		case in.Quorum.reached(nReady, nFresh):
-			es.State = Ready
-			es.Reason = fmt.Sprintf("ready by %d of %d fresh observers (quorum %s)", nReady, nFresh, in.Quorum)
+			ts.State = Ready
+			ts.Reason = fmt.Sprintf("ready by %d of %d fresh observers (quorum %s)", nReady, nFresh, in.Quorum)
 		default:
-			es.State = Recovering
+			ts.State = Recovering
 			if nDown*2 > nFresh {
-				es.State = Down
+				ts.State = Down
 			}
-			es.Reason = fmt.Sprintf("%d of %d fresh observers ready (quorum %s)", nReady, nFresh, in.Quorum)
+			ts.Reason = fmt.Sprintf("%d of %d fresh observers ready (quorum %s)", nReady, nFresh, in.Quorum)
 			if lastReason != "" {
-				es.Reason += ": " + lastReason
+				ts.Reason += ": " + lastReason
 			}
 			if holding && prev.State == Ready {
-				es.Reason = fmt.Sprintf("isolated since %s: keeping ready until %s (%s)",
+				ts.Reason = fmt.Sprintf("isolated since %s: keeping ready until %s (%s)",
 					v.IsolatedSince.UTC().Format(time.RFC3339),
-					v.IsolatedSince.Add(in.IsolationHold).UTC().Format(time.RFC3339), es.Reason)
-				es.State = Ready
+					v.IsolatedSince.Add(in.IsolationHold).UTC().Format(time.RFC3339), ts.Reason)
+				ts.State = Ready
 			}
 		}
-		if hasED {
-			es.Drain = &ed
+		ts.Since = in.Now
+		if seen && prev.State == ts.State && !prev.Since.IsZero() {
+			ts.Since = prev.Since
 		}
-		if hasRD {
-			es.RegionDrain = &rd
+		ts.LastReady = prev.LastReady
+		if ts.State == Ready {
+			ts.LastReady = in.Now
 		}
-		es.Since = in.Now
-		if seen && prev.State == es.State && !prev.Since.IsZero() {
-			es.Since = prev.Since
-		}
-		es.LastReady = prev.LastReady
-		if es.State == Ready {
-			es.LastReady = in.Now
-		}
-		v.Endpoints[id] = es
+		v.Targets[id] = ts
 	}
 	return v
 }

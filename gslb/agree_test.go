@@ -24,12 +24,12 @@ func TestAgree(t *testing.T) {
 			if s == 255 {
 				continue // no observation from this node
 			}
-			m[names[i]] = map[string]Observation{ep: {Endpoint: ep, Node: names[i], State: s, ObservedAt: now.Add(-time.Second),
+			m[names[i]] = map[string]Observation{ep: {Target: ep, Node: names[i], State: s, ObservedAt: now.Add(-time.Second),
 				Reason: "probe says " + s.String(), Lag: time.Duration(i+1) * time.Second, LagKnown: true}}
 		}
 		return m
 	}
-	prevReady := View{Endpoints: map[string]EndpointState{ep: {ID: ep, State: Ready, Since: t0.Add(-time.Hour)}}}
+	prevReady := View{Targets: map[string]TargetState{ep: {State: Ready, Since: t0.Add(-time.Hour)}}}
 	const none State = 255
 	tests := []struct {
 		name      string
@@ -46,7 +46,7 @@ func TestAgree(t *testing.T) {
 		{name: "tie keeps previous ready", in: AgreeInput{Members: members(true, true), Observations: obs(Down, Ready), Previous: prevReady},
 			want: Ready, sinceKept: true, reason: "tie keeps ready"},
 		{name: "tie keeps previous down", in: AgreeInput{Members: members(true, true, true, true), Observations: obs(Ready, Ready, Down, Down),
-			Previous: View{Endpoints: map[string]EndpointState{ep: {ID: ep, State: Down, Since: t0.Add(-time.Hour)}}}}, want: Down, sinceKept: true},
+			Previous: View{Targets: map[string]TargetState{ep: {State: Down, Since: t0.Add(-time.Hour)}}}}, want: Down, sinceKept: true},
 		{name: "any", in: AgreeInput{Members: members(true, true, true), Observations: obs(Ready, Down, Down), Quorum: Quorum{Kind: QuorumAny}}, want: Ready},
 		{name: "all fails with one down", in: AgreeInput{Members: members(true, true, true), Observations: obs(Ready, Ready, Recovering), Quorum: Quorum{Kind: QuorumAll}}, want: Recovering},
 		{name: "all", in: AgreeInput{Members: members(true, true, true), Observations: obs(Ready, Ready, Ready), Quorum: Quorum{Kind: QuorumAll}}, want: Ready},
@@ -60,7 +60,7 @@ func TestAgree(t *testing.T) {
 		{name: "isolated keeps ready within hold", in: AgreeInput{Members: members(true, false, false, false, false), Observations: obs(Down), Previous: prevReady, IsolationHold: time.Minute},
 			want: Ready, isolated: true, sinceKept: true, reason: "isolated since"},
 		{name: "isolated after hold: own observations count", in: AgreeInput{Members: members(true, false, false, false, false), Observations: obs(Down), IsolationHold: time.Minute,
-			Previous: View{Isolated: true, IsolatedSince: t0.Add(-2 * time.Minute), Endpoints: prevReady.Endpoints}}, want: Down, isolated: true},
+			Previous: View{Isolated: true, IsolatedSince: t0.Add(-2 * time.Minute), Targets: prevReady.Targets}}, want: Down, isolated: true},
 		{name: "isolated does not make ready from down", in: AgreeInput{Members: members(true, false, false, false, false), Observations: obs(Down), IsolationHold: time.Minute}, want: Down, isolated: true},
 		{name: "two of five alive is isolated, three is not", in: AgreeInput{Members: members(true, true, true, false, false), Observations: obs(Down, Down, Down), Previous: prevReady, IsolationHold: time.Minute}, want: Down},
 		{name: "drained wins", in: AgreeInput{Members: members(true, true, true), Observations: obs(Ready, Ready, Ready),
@@ -72,19 +72,23 @@ func TestAgree(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			in := tc.in
-			in.Now, in.Self, in.Endpoints = now, "a", []string{ep}
+			in.Now, in.Self, in.Targets = now, "a", []string{ep}
 			in.Expect = len(in.Members)
 			v := Agree(in)
-			es, ok := v.Endpoints[ep]
-			if !ok {
-				t.Fatal("endpoint missing from View")
+			if _, ok := v.Targets[ep]; !ok {
+				t.Fatal("target missing from View")
 			}
+			// The test endpoint is its own probe target (as in ep()).
+			es := v.Endpoint(ep, ep, "eu-west")
 			if es.State != tc.want || es.Stale != tc.stale || v.Isolated != tc.isolated {
 				t.Fatalf("state %s stale %v isolated %v, want %s %v %v (%s)", es.State, es.Stale, v.Isolated, tc.want, tc.stale, tc.isolated, es.Reason)
 			}
 			wantSince := now
-			if tc.sinceKept {
+			switch {
+			case tc.sinceKept:
 				wantSince = t0.Add(-time.Hour)
+			case tc.want == Drained:
+				wantSince = es.Drain.At // drained since the record
 			}
 			if !es.Since.Equal(wantSince) {
 				t.Errorf("since %v, want %v", es.Since, wantSince)
@@ -109,10 +113,10 @@ func TestAgreeLagTransitionFailed(t *testing.T) {
 	const ep = "x@y"
 	now := t0
 	mk := func(node string, lag time.Duration, known bool, transition bool, age time.Duration) Observation {
-		return Observation{Endpoint: ep, Node: node, State: Ready, ObservedAt: now.Add(-age), Lag: lag, LagKnown: known, Transition: transition}
+		return Observation{Target: ep, Node: node, State: Ready, ObservedAt: now.Add(-age), Lag: lag, LagKnown: known, Transition: transition}
 	}
 	in := AgreeInput{
-		Now: now, Self: "a", Expect: 4, StaleAfter: 10 * time.Second, Endpoints: []string{ep},
+		Now: now, Self: "a", Expect: 4, StaleAfter: 10 * time.Second, Targets: []string{ep},
 		Members: []Member{{Name: "a", Alive: true}, {Name: "b", Alive: true}, {Name: "c", Alive: true}, {Name: "d", Alive: true}},
 		Observations: map[string]map[string]Observation{
 			"a": {ep: mk("a", 1*time.Second, true, false, 0)},
@@ -122,7 +126,7 @@ func TestAgreeLagTransitionFailed(t *testing.T) {
 		},
 	}
 	v := Agree(in)
-	es := v.Endpoints[ep]
+	es := v.Targets[ep]
 	if !es.LagKnown || es.Lag != 3*time.Second {
 		t.Errorf("lag %v known %v, want median 3s of fresh known lags", es.Lag, es.LagKnown)
 	}
@@ -133,21 +137,21 @@ func TestAgreeLagTransitionFailed(t *testing.T) {
 		t.Errorf("quorum %v expect %d with 4 of 4 alive", v.Quorum, v.Expect)
 	}
 	// Two fresh observers report a failure, one a pending change.
-	in.Observations["b"] = map[string]Observation{ep: {Endpoint: ep, Node: "b", State: Down, Failed: true, ObservedAt: now}}
-	in.Observations["c"] = map[string]Observation{ep: {Endpoint: ep, Node: "c", State: Down, Failed: true, Transition: true, ObservedAt: now}}
+	in.Observations["b"] = map[string]Observation{ep: {Target: ep, Node: "b", State: Down, Failed: true, ObservedAt: now}}
+	in.Observations["c"] = map[string]Observation{ep: {Target: ep, Node: "c", State: Down, Failed: true, Transition: true, ObservedAt: now}}
 	in.Previous = v
 	v2 := Agree(in)
-	if es := v2.Endpoints[ep]; es.Failed != 2 || !es.Transition || es.State == Ready || !es.LastReady.Equal(now) {
+	if es := v2.Targets[ep]; es.Failed != 2 || !es.Transition || es.State == Ready || !es.LastReady.Equal(now) {
 		t.Errorf("failed %d transition %v state %s last ready %v", es.Failed, es.Transition, es.State, es.LastReady)
 	}
 	if es.State != Ready || len(es.Observers) != 4 {
 		t.Errorf("state %s observers %d", es.State, len(es.Observers))
 	}
 	// Self absent from Members still counts as alive; Expect 1 is not isolated.
-	v = Agree(AgreeInput{Now: now, Self: "solo", Expect: 1, Endpoints: []string{ep},
+	v = Agree(AgreeInput{Now: now, Self: "solo", Expect: 1, Targets: []string{ep},
 		Observations: map[string]map[string]Observation{"solo": {ep: mk("solo", 0, false, false, 0)}}})
-	if v.Isolated || !v.Quorum || v.Endpoints[ep].State != Ready {
-		t.Errorf("solo node: isolated %v quorum %v state %s", v.Isolated, v.Quorum, v.Endpoints[ep].State)
+	if v.Isolated || !v.Quorum || v.Targets[ep].State != Ready {
+		t.Errorf("solo node: isolated %v quorum %v state %s", v.Isolated, v.Quorum, v.Targets[ep].State)
 	}
 }
 

@@ -26,6 +26,13 @@ type compiled struct {
 	// eps lists every endpoint in config order; epIdx maps ID -> index.
 	eps   []*gep
 	epIdx map[string]int
+	// byProbe and byRegion list the names with an endpoint of each probe
+	// target and region (each name once, in config order): a republish
+	// rebuilds only the names whose target or region drain changed.
+	byProbe  map[string][]*gname
+	byRegion map[string][]*gname
+	// writeNames are the write names, in config order.
+	writeNames []*gname
 	// cidr4 and cidr6 are the CIDR map's networks sorted by address, to
 	// keep ECS scopes from covering a more specific entry (widenScope).
 	cidr4, cidr6 []netip.Prefix
@@ -143,6 +150,7 @@ type residency struct {
 // gep is a compiled endpoint.
 type gep struct {
 	id, name, region string
+	probe            string // probe target ID, "" without probes
 	cfg              *config.Endpoint
 	g                *gname
 	lat, lon         float64
@@ -236,10 +244,12 @@ func compile(cfg *config.Config) (*compiled, error) {
 		return nil, errors.New("gslb: no config")
 	}
 	c := &compiled{
-		cfg:     cfg,
-		byName:  map[string]*gname{},
-		regions: map[string]*config.Region{},
-		epIdx:   map[string]int{},
+		cfg:      cfg,
+		byName:   map[string]*gname{},
+		regions:  map[string]*config.Region{},
+		epIdx:    map[string]int{},
+		byProbe:  map[string][]*gname{},
+		byRegion: map[string][]*gname{},
 	}
 	var errs []error
 	for i := range cfg.Regions {
@@ -626,7 +636,8 @@ func (c *compiled) compileName(nc *config.Name, z *zone) (*gname, error) {
 		if !ok {
 			return nil, fmt.Errorf("%s: endpoints[%d]: unknown region %q", g.fqdn, i, ec.Region)
 		}
-		e := &gep{id: ec.ID, name: ec.Name, region: ec.Region, cfg: ec, g: g,
+		// rg.Name is one string shared by every endpoint of the region.
+		e := &gep{id: ec.ID, name: ec.Name, region: rg.Name, probe: ec.ProbeID, cfg: ec, g: g,
 			lat: rg.Latitude, lon: rg.Longitude, weight: 1}
 		if ec.Weight != nil {
 			e.weight = max(*ec.Weight, 0)
@@ -653,6 +664,12 @@ func (c *compiled) compileName(nc *config.Name, z *zone) (*gname, error) {
 		c.eps = append(c.eps, e)
 		g.eps = append(g.eps, e)
 		regions[e.region] = true
+		if e.probe != "" && !slices.ContainsFunc(g.eps[:i], func(o *gep) bool { return o.probe == e.probe }) {
+			c.byProbe[e.probe] = append(c.byProbe[e.probe], g)
+		}
+		if !slices.ContainsFunc(g.eps[:i], func(o *gep) bool { return o.region == e.region }) {
+			c.byRegion[e.region] = append(c.byRegion[e.region], g)
+		}
 	}
 	g.singleRegion = len(regions) == 1
 
@@ -704,5 +721,8 @@ func (c *compiled) compileName(nc *config.Name, z *zone) (*gname, error) {
 	}
 	c.byName[g.fqdn] = g
 	c.names = append(c.names, g)
+	if g.write {
+		c.writeNames = append(c.writeNames, g)
+	}
 	return g, nil
 }

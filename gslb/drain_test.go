@@ -66,7 +66,7 @@ func TestNextDrainChange(t *testing.T) {
 // A maintenance window on a region starts and ends by the clock alone:
 // the same records, agreed at successive times (as the cluster does at
 // View.DrainChangeAt), drain every endpoint of that region and only
-// there, and give the endpoints back to their probes afterwards.
+// there, and give the endpoints back to their probe targets afterwards.
 func TestAgreeRegionWindowByClock(t *testing.T) {
 	eps := []string{"eu-west@app.x.", "eu-west@db.x.", "us-east@app.x."}
 	regions := map[string]string{eps[0]: "eu-west", eps[1]: "eu-west", eps[2]: "us-east"}
@@ -77,18 +77,19 @@ func TestAgreeRegionWindowByClock(t *testing.T) {
 	var prev View
 	agree := func(now time.Time) View {
 		for _, id := range eps {
-			obs["a"][id] = Observation{Endpoint: id, Node: "a", State: Ready, ObservedAt: now}
+			obs["a"][id] = Observation{Target: id, Node: "a", State: Ready, ObservedAt: now}
 		}
 		v := Agree(AgreeInput{Now: now, Self: "a", Members: []Member{{Name: "a", Alive: true}}, Expect: 1,
-			Observations: obs, Drains: drains, Regions: regions, Endpoints: eps, Previous: prev})
+			Observations: obs, Drains: drains, Targets: eps, Previous: prev})
 		prev = v
 		return v
 	}
 	want := func(v View, state State, ids ...string) {
 		t.Helper()
 		for _, id := range ids {
-			if got := v.Endpoints[id].State; got != state {
-				t.Errorf("at %s: %s is %s, want %s (%s)", v.At.Format(time.TimeOnly), id, got, state, v.Endpoints[id].Reason)
+			// Each endpoint is its own probe target here.
+			if es := v.Endpoint(id, id, regions[id]); es.State != state {
+				t.Errorf("at %s: %s is %s, want %s (%s)", v.At.Format(time.TimeOnly), id, es.State, state, es.Reason)
 			}
 		}
 	}
@@ -101,14 +102,14 @@ func TestAgreeRegionWindowByClock(t *testing.T) {
 	if rd := v.RegionDrains["eu-west"]; rd.StatusAt(v.At) != DrainScheduled {
 		t.Errorf("region drain status %s, want scheduled", rd.StatusAt(v.At))
 	}
-	if v.Endpoints[eps[0]].RegionDrain == nil || v.Endpoints[eps[2]].RegionDrain != nil {
+	if v.Endpoint(eps[0], eps[0], "eu-west").RegionDrain == nil || v.Endpoint(eps[2], eps[2], "us-east").RegionDrain != nil {
 		t.Error("RegionDrain must be attached to the region's endpoints only")
 	}
 
 	v = agree(from)
 	want(v, Drained, eps[0], eps[1])
 	want(v, Ready, eps[2])
-	if r := v.Endpoints[eps[1]].Reason; !strings.Contains(r, "region eu-west drained by n2") || !strings.Contains(r, "kernel upgrade") {
+	if r := v.Endpoint(eps[1], eps[1], "eu-west").Reason; !strings.Contains(r, "region eu-west drained by n2") || !strings.Contains(r, "kernel upgrade") {
 		t.Errorf("reason %q should name the region drain and its reason", r)
 	}
 	if !v.DrainChangeAt.Equal(until) {
@@ -133,8 +134,8 @@ func TestAgreeEndpointAndRegionDrain(t *testing.T) {
 			m[d.Key()] = d
 		}
 		return AgreeInput{Now: t0, Self: "a", Members: []Member{{Name: "a", Alive: true}}, Expect: 1,
-			Observations: map[string]map[string]Observation{"a": {id: {Endpoint: id, Node: "a", State: Ready, ObservedAt: t0}}},
-			Drains:       m, Regions: map[string]string{id: "eu"}, Endpoints: []string{id}}
+			Observations: map[string]map[string]Observation{"a": {id: {Target: id, Node: "a", State: Ready, ObservedAt: t0}}},
+			Drains:       m, Targets: []string{id}}
 	}
 	region := Drain{Region: "eu", Drained: true, At: t0, By: "n"}
 	undrainEP := Drain{Endpoint: id, At: t0, By: "n"}
@@ -149,7 +150,7 @@ func TestAgreeEndpointAndRegionDrain(t *testing.T) {
 		{"other region drained", in(Drain{Region: "us", Drained: true, At: t0}), Ready},
 		{"endpoint window not yet", in(Drain{Endpoint: id, Drained: true, At: t0, From: t0.Add(time.Second)}), Ready},
 	} {
-		if got := Agree(tc.in).Endpoints[id].State; got != tc.want {
+		if got := Agree(tc.in).Endpoint(id, id, "eu").State; got != tc.want {
 			t.Errorf("%s: %s, want %s", tc.name, got, tc.want)
 		}
 	}

@@ -21,7 +21,7 @@ func sec(n int) config.Duration { return config.Duration(time.Duration(n) * time
 
 func ep(gslbName, region string, addrs ...string) config.Endpoint {
 	return config.Endpoint{Name: region, Region: region, Addresses: addrs, Weight: intp(1),
-		ID: region + "@" + strings.TrimSuffix(gslbName, ".")}
+		ID: region + "@" + strings.TrimSuffix(gslbName, "."), ProbeID: region + "@" + strings.TrimSuffix(gslbName, ".")}
 }
 
 // cidr is a CIDR map entry as config.Prepare resolves it.
@@ -88,8 +88,8 @@ func testConfig() *config.Config {
 	closed.AllDown = "closed"
 	single := cfgName("single."+z, "nearest", ep("single."+z, "eu-west", "198.51.100.19"))
 	lb := cfgName("lb."+z, "nearest",
-		config.Endpoint{Name: "us-east", Region: "us-east", Target: "lb-us.example.net.", Weight: intp(1), ID: "us-east@lb.gslb.test"},
-		config.Endpoint{Name: "eu-west", Region: "eu-west", Target: "lb-eu.gslb.test.", Weight: intp(1), ID: "eu-west@lb.gslb.test"})
+		config.Endpoint{Name: "us-east", Region: "us-east", Target: "lb-us.example.net.", Weight: intp(1), ID: "us-east@lb.gslb.test", ProbeID: "us-east@lb.gslb.test"},
+		config.Endpoint{Name: "eu-west", Region: "eu-west", Target: "lb-eu.gslb.test.", Weight: intp(1), ID: "eu-west@lb.gslb.test", ProbeID: "eu-west@lb.gslb.test"})
 	db := cfgName("db."+z, "failover",
 		ep("db."+z, "us-east", "192.0.2.30"),
 		ep("db."+z, "eu-west", "198.51.100.30"),
@@ -180,10 +180,11 @@ var (
 	nowhere   = Client{Addr: netip.MustParseAddr("192.0.2.200"), SourcePrefix: 32}
 )
 
-// allReady returns a View with every endpoint of cfg Ready except those
-// given in states.
+// viewOf returns a View with every endpoint of cfg Ready except those
+// given in states. Each test endpoint has a probe target of its own,
+// named like it (ep), so a state is given by endpoint ID.
 func viewOf(cfg *config.Config, states map[string]State) View {
-	v := View{Self: "node-a", Synced: true, FirstRound: true, Quorum: true, Expect: 1, Endpoints: map[string]EndpointState{}, At: t0}
+	v := View{Self: "node-a", Synced: true, FirstRound: true, Quorum: true, Expect: 1, Targets: map[string]TargetState{}, At: t0}
 	for _, z := range cfg.Zones {
 		for _, n := range z.Names {
 			for _, e := range n.Endpoints {
@@ -191,11 +192,11 @@ func viewOf(cfg *config.Config, states map[string]State) View {
 				if !ok {
 					st = Ready
 				}
-				es := EndpointState{ID: e.ID, State: st, Since: t0.Add(-time.Hour)}
+				es := TargetState{State: st, Since: t0.Add(-time.Hour)}
 				if st == Down {
 					es.Failed = 1 // this (solo) node saw the probes fail
 				}
-				v.Endpoints[e.ID] = es
+				v.Targets[e.ProbeID] = es
 			}
 		}
 	}

@@ -166,12 +166,12 @@ func TestTTLRule(t *testing.T) {
 	} {
 		v := viewOf(cfg, tc.states)
 		if tc.transition != "" {
-			es, ok := v.Endpoints[tc.transition]
+			es, ok := v.Targets[tc.transition]
 			if !ok {
 				t.Fatalf("%s: no endpoint %s", tc.name, tc.transition)
 			}
 			es.Transition = true
-			v.Endpoints[tc.transition] = es
+			v.Targets[tc.transition] = es
 		}
 		s, err := NewSnapshot(Options{Config: cfg, Locator: testLocator(t), View: v, Now: t0})
 		if err != nil {

@@ -26,10 +26,10 @@ func scaleConfig(n int) *config.Config {
 
 // withState returns a copy of v with one endpoint's state changed.
 func withState(v View, id string, st State) View {
-	v.Endpoints = maps.Clone(v.Endpoints)
-	es := v.Endpoints[id]
+	v.Targets = maps.Clone(v.Targets)
+	es := v.Targets[id]
 	es.State, es.Since = st, t0
-	v.Endpoints[id] = es
+	v.Targets[id] = es
 	return v
 }
 

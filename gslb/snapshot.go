@@ -47,6 +47,8 @@ type Snapshot struct {
 	rt     [][]epRT
 	writes []writeState // by gname.idx; zero for read names, nil without write names
 	events []Event
+	// changes are the events of this build alone, uncapped (Changes).
+	changes []Event
 	// history holds the write records this node has seen come into force,
 	// oldest first (at most maxHistory).
 	history []WriteActive
@@ -91,27 +93,24 @@ func (s *Snapshot) WithView(v View, now time.Time) *Snapshot {
 
 // setView derives everything that depends on the View: endpoint states,
 // write names' active regions and events. When prev was built from the
-// same compiled config, only the names with an endpoint whose agreed
-// state changed get new runtime state; the others share prev's (which is
-// immutable), so a republish costs a pass over the View plus the work of
-// the names that changed, not a rebuild of every name's records.
+// same compiled config, only the names with an endpoint whose probe
+// target's agreed state or whose drain (of the endpoint or its region)
+// changed get new runtime state; the others share prev's (which is
+// immutable). A republish costs a pass over the targets and drains plus
+// the work of the names that use what changed, not a pass over every
+// name or endpoint.
 func (s *Snapshot) setView(prev *Snapshot, v View, now time.Time) {
 	s.view, s.now = v, now
 	var changed []*gep // endpoints whose state, since or transition moved
 	if prev != nil && prev.c == s.c {
-		// prev.rt holds what the previous View said of every endpoint, so
-		// one lookup in the new View per endpoint finds the changes.
 		s.rt = slices.Clone(prev.rt)
-		for gi, g := range s.c.names {
-			moved := false
+		for _, g := range s.c.dirtyNames(prev.view, v) {
+			old, rt := prev.rt[g.idx], buildRT(g, v)
+			s.rt[g.idx] = rt
 			for i, e := range g.eps {
-				if old := prev.rt[gi][i]; !old.same(v.Endpoints[e.id]) {
+				if !old[i].same(rt[i]) {
 					changed = append(changed, e)
-					moved = true
 				}
-			}
-			if moved {
-				s.rt[gi] = buildRT(g, v)
 			}
 		}
 	} else {
@@ -123,17 +122,14 @@ func (s *Snapshot) setView(prev *Snapshot, v View, now time.Time) {
 	if prev != nil {
 		s.history = prev.history
 	}
-	for gi, g := range s.c.names {
-		if !g.write {
-			continue
-		}
+	for _, g := range s.c.writeNames {
 		if s.writes == nil {
 			// Allocated only with write names: read names never index it,
 			// and 100k read names should not pay for it on every publish.
 			s.writes = make([]writeState, len(s.c.names))
 		}
 		rec := v.Active[g.fqdn]
-		s.writes[gi] = s.decideWrite(g, rec)
+		s.writes[g.idx] = s.decideWrite(g, rec)
 		if prev != nil {
 			if pg := prev.c.byName[g.fqdn]; pg != nil && pg.write && rec.Term > 0 &&
 				rec.Supersedes(prev.writes[pg.idx].rec) {
@@ -146,17 +142,19 @@ func (s *Snapshot) setView(prev *Snapshot, v View, now time.Time) {
 	}
 	// Events: every agreed state change from the previous View, in config
 	// order, appended to the carried history.
-	var old View
 	eps := s.c.eps
-	if prev != nil {
-		old = prev.view
-		s.events = slices.Clone(prev.events)
-		if prev.c == s.c {
-			eps = changed // a state change is a change same sees
-		}
+	if prev != nil && prev.c == s.c {
+		eps = changed // a state change is a change same sees
 	}
 	for _, e := range eps {
-		from, to := old.Endpoints[e.id], v.Endpoints[e.id]
+		var from EndpointState
+		if prev != nil {
+			if i, ok := prev.c.epIdx[e.id]; ok {
+				pe := prev.c.eps[i]
+				from = prev.view.Endpoint(pe.id, pe.probe, pe.region)
+			}
+		}
+		to := v.Endpoint(e.id, e.probe, e.region)
 		if from.State == to.State {
 			continue
 		}
@@ -164,24 +162,94 @@ func (s *Snapshot) setView(prev *Snapshot, v View, now time.Time) {
 		if at.IsZero() {
 			at = now
 		}
-		s.events = append(s.events, Event{At: at, Endpoint: e.id, From: from.State, To: to.State, Reason: to.Reason})
+		s.changes = append(s.changes, Event{At: at, Endpoint: e.id, From: from.State, To: to.State, Reason: to.Reason})
+	}
+	if prev != nil {
+		s.events = prev.events
+	}
+	if len(s.changes) > 0 {
+		s.events = append(slices.Clip(s.events), s.changes[max(len(s.changes)-maxEvents, 0):]...)
 	}
 	if len(s.events) > maxEvents {
 		s.events = slices.Clone(s.events[len(s.events)-maxEvents:])
 	}
 }
 
-// same reports whether an endpoint with agreed state es would get the
-// runtime state r.
-func (r *epRT) same(es EndpointState) bool {
-	return r.state == es.State && r.transition == es.Transition && r.since.Equal(es.Since)
+// dirtyNames lists, in config order, the names with an endpoint whose
+// runtime state may differ between the Views old and v: its probe
+// target's state, since or transition moved, or a drain of it or of its
+// region changed or started or ended between the two Views' times.
+func (c *compiled) dirtyNames(old, v View) []*gname {
+	var dirty []bool // by gname.idx, allocated at the first change
+	mark := func(gs ...*gname) {
+		if dirty == nil {
+			dirty = make([]bool, len(c.names))
+		}
+		for _, g := range gs {
+			dirty[g.idx] = true
+		}
+	}
+	for probe, gs := range c.byProbe {
+		a, okA := old.Targets[probe]
+		b, okB := v.Targets[probe]
+		if okA != okB || a.State != b.State || a.Transition != b.Transition || !a.Since.Equal(b.Since) {
+			mark(gs...)
+		}
+	}
+	for id := range drainChanges(old.EndpointDrains, v.EndpointDrains, old.At, v.At) {
+		if i, ok := c.epIdx[id]; ok {
+			mark(c.eps[i].g)
+		}
+	}
+	for r := range drainChanges(old.RegionDrains, v.RegionDrains, old.At, v.At) {
+		mark(c.byRegion[r]...)
+	}
+	if dirty == nil {
+		return nil
+	}
+	var out []*gname
+	for i, d := range dirty {
+		if d {
+			out = append(out, c.names[i])
+		}
+	}
+	return out
+}
+
+// drainChanges yields the keys whose drain record differs between a and
+// b, or whose effect differs between the times ta and tb.
+func drainChanges(a, b map[string]Drain, ta, tb time.Time) map[string]bool {
+	var out map[string]bool
+	add := func(k string) {
+		if out == nil {
+			out = map[string]bool{}
+		}
+		out[k] = true
+	}
+	for k, da := range a {
+		db, ok := b[k]
+		if !ok || da != db || da.ActiveAt(ta) != db.ActiveAt(tb) {
+			add(k)
+		}
+	}
+	for k := range b {
+		if _, ok := a[k]; !ok {
+			add(k)
+		}
+	}
+	return out
+}
+
+// same reports whether two runtime states answer alike.
+func (r *epRT) same(o epRT) bool {
+	return r.state == o.state && r.transition == o.transition && r.since.Equal(o.since)
 }
 
 // buildRT returns the runtime state of g's endpoints under v.
 func buildRT(g *gname, v View) []epRT {
 	out := make([]epRT, len(g.eps))
 	for i, e := range g.eps {
-		es := v.Endpoints[e.id]
+		es := v.Endpoint(e.id, e.probe, e.region)
 		rt := epRT{state: es.State, transition: es.Transition, since: es.Since}
 		ttl := g.ttl
 		if es.Transition {
@@ -229,10 +297,7 @@ func (s *Snapshot) Endpoint(id string) (EndpointInfo, bool) {
 }
 
 func (s *Snapshot) info(e *gep) EndpointInfo {
-	st, ok := s.view.Endpoints[e.id]
-	if !ok {
-		st = EndpointState{ID: e.id, State: Unknown, Reason: "not observed yet"}
-	}
+	st := s.view.Endpoint(e.id, e.probe, e.region)
 	return EndpointInfo{
 		ID: e.id, Name: e.name, GSLBName: e.g.fqdn, Zone: e.g.zone.apex, Region: e.region,
 		Addresses: e.cfg.Addresses, Target: e.target, Weight: e.weight, State: st,
@@ -253,6 +318,11 @@ func (s *Snapshot) Endpoints() []EndpointInfo {
 // Events returns recent agreed state changes, newest last (at most 100).
 // Callers must not modify the slice.
 func (s *Snapshot) Events() []Event { return s.events }
+
+// Changes returns the agreed state changes from the Snapshot this one was
+// built from, every one of them (Events keeps the last 100 only), in
+// config order. Callers must not modify the slice.
+func (s *Snapshot) Changes() []Event { return s.changes }
 
 // BuiltAt is the Now the Snapshot was built with.
 func (s *Snapshot) BuiltAt() time.Time { return s.now }

@@ -32,7 +32,7 @@ func TestEvents(t *testing.T) {
 	}
 	// One change: one event, newest last, with the View's Since and reason.
 	v := viewOf(cfg, nil)
-	v.Endpoints["eu-west@fo.gslb.test"] = EndpointState{ID: "eu-west@fo.gslb.test", State: Down, Since: t0.Add(5 * time.Second), Reason: "3 probes failed"}
+	v.Targets["eu-west@fo.gslb.test"] = TargetState{State: Down, Since: t0.Add(5 * time.Second), Reason: "3 probes failed"}
 	s = s.WithView(v, t0.Add(6*time.Second))
 	ev := s.Events()
 	last := ev[len(ev)-1]
@@ -244,8 +244,8 @@ zones:
 	if err != nil {
 		t.Fatal(err)
 	}
-	v := View{FirstRound: true, Quorum: true, Expect: 1,
-		Endpoints: map[string]EndpointState{"eu-west@app.gslb.test": {State: Ready}, "us-east@app.gslb.test": {State: Ready}}}
+	// The endpoints have no probes: ready without any observation.
+	v := View{FirstRound: true, Quorum: true, Expect: 1}
 	s, err := NewSnapshot(Options{Config: cfg, Locator: testLocator(t), View: v, Now: t0})
 	if err != nil {
 		t.Fatal(err)

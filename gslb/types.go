@@ -53,12 +53,14 @@ func (s *State) UnmarshalText(b []byte) error {
 	return nil
 }
 
-// Observation is what one node's prober concluded about one endpoint.
-// Health emits them; cluster gossips them; Agree merges them.
+// Observation is what one node's prober concluded about one probe
+// target: every endpoint whose probes are identical (config.ProbeID)
+// follows the same observation. Health emits them; cluster gossips them;
+// Agree merges them.
 type Observation struct {
-	Endpoint string `json:"endpoint"` // endpoint ID
-	Node     string `json:"node"`     // observer
-	State    State  `json:"state"`    // Down, Recovering or Ready
+	Target string `json:"target"` // probe target ID (config.Endpoint.ProbeID)
+	Node   string `json:"node"`   // observer
+	State  State  `json:"state"`  // Down, Recovering or Ready
 	// Lag is the last lag read; LagKnown is false without a lag source or
 	// after a failed read.
 	Lag      time.Duration `json:"lag_ns"`
@@ -70,7 +72,7 @@ type Observation struct {
 	// Since is when the observer's state last changed.
 	Since time.Time `json:"since"`
 	// Seq increases with every observation a node emits (per node, not per
-	// endpoint), so a receiver can drop replays and older copies.
+	// target), so a receiver can drop replays and older copies.
 	Seq uint64 `json:"seq"`
 	// Failed is positive evidence of failure: the endpoint is Down after
 	// failed probes, or Recovering after this observer had seen it Ready
@@ -201,19 +203,18 @@ type AgreeInput struct {
 	Members []Member
 	// Expect is the configured/last-known cluster size (>= 1).
 	Expect int
-	// Observations holds the latest observation per node, per endpoint:
-	// Observations[node][endpointID].
+	// Observations holds the latest observation per node, per probe
+	// target: Observations[node][targetID].
 	Observations map[string]map[string]Observation
 	// Drains holds the newest drain record per Drain.Key: per endpoint,
-	// and per region (RegionDrainKey).
+	// and per region (RegionDrainKey). Agree passes them to the View; an
+	// endpoint's drain is applied where its state is read (View.Endpoint).
 	Drains map[string]Drain
-	// Regions maps endpoint ID to its region, for region drains.
-	Regions map[string]string
 	// Active holds the record in force per write name (by
 	// WriteActive.Name); Agree passes it to the View unchanged.
 	Active map[string]WriteActive
-	// Endpoints lists every configured endpoint ID.
-	Endpoints  []string
+	// Targets lists every configured probe target ID.
+	Targets    []string
 	StaleAfter time.Duration
 	Quorum     Quorum
 	// Previous is the last agreed View (zero value at start).
@@ -245,17 +246,22 @@ type View struct {
 	// by the publisher before it builds a Snapshot: its first full probe
 	// round is done; the start-up limit has passed (the gates no longer
 	// hold anything back). See Answering and Deciding.
-	FirstRound  bool                     `json:"first_round"`
-	StartupOver bool                     `json:"startup_over"`
-	Endpoints   map[string]EndpointState `json:"endpoints"`
-	At          time.Time                `json:"at"`
+	FirstRound  bool `json:"first_round"`
+	StartupOver bool `json:"startup_over"`
+	// Targets is the agreed state of every probe target. An endpoint's
+	// state is its target's unless a drain takes it out (View.Endpoint);
+	// an endpoint without probes has no target and is ready.
+	Targets map[string]TargetState `json:"targets"`
+	At      time.Time              `json:"at"`
 	// Active is the write record in force per write name (the one that
 	// supersedes every other this node has seen); every node answers a
 	// write name from it, so all send writes to the same region.
 	Active map[string]WriteActive `json:"active,omitempty"`
-	// RegionDrains holds the region drain records by region, whatever
+	// RegionDrains holds the region drain records by region, and
+	// EndpointDrains the endpoint drain records by endpoint ID, whatever
 	// their status (the API shows scheduled and ended ones too).
-	RegionDrains map[string]Drain `json:"region_drains,omitempty"`
+	RegionDrains   map[string]Drain `json:"region_drains,omitempty"`
+	EndpointDrains map[string]Drain `json:"endpoint_drains,omitempty"`
 	// DrainChangeAt is when a maintenance window starts or ends next
 	// (zero if none): the View must be agreed again then.
 	DrainChangeAt time.Time `json:"drain_change_at,omitzero"`
@@ -275,9 +281,37 @@ func (v View) Answering() bool {
 // the start-up limit passed), and it sees a quorum.
 func (v View) Deciding() bool { return v.Quorum && (v.StartupOver || (v.Synced && v.FirstRound)) }
 
-// EndpointState is the agreed state of one endpoint.
+// TargetState is the agreed state of one probe target.
+type TargetState struct {
+	State State `json:"state"`
+	// Stale is true when no live node has a fresh observation; State is
+	// then the last agreed one.
+	Stale  bool      `json:"stale"`
+	Since  time.Time `json:"since"`
+	Reason string    `json:"reason"`
+	// Lag is the median lag of the fresh observers that know it.
+	Lag      time.Duration `json:"lag_ns"`
+	LagKnown bool          `json:"lag_known"`
+	// Transition is true when a fresh observer reports its state may
+	// change soon (Observation.Transition).
+	Transition bool `json:"transition,omitempty"`
+	// Failed counts the fresh observers with positive evidence of failure
+	// (Observation.Failed). A write name fails over only when they are a
+	// majority of the expected cluster.
+	Failed int `json:"failed"`
+	// LastReady is the last time this node agreed the target was Ready
+	// (zero if never): the start of a write failover's detection time.
+	LastReady time.Time `json:"last_ready,omitzero"`
+	// Observers is each node's latest observation (fresh or not).
+	Observers map[string]Observation `json:"observers"`
+}
+
+// EndpointState is the agreed state of one endpoint: its probe target's,
+// unless a drain takes it out (View.Endpoint).
 type EndpointState struct {
-	ID    string `json:"id"`
+	ID string `json:"id"`
+	// Probe is the endpoint's probe target ID ("" without probes).
+	Probe string `json:"probe,omitempty"`
 	State State  `json:"state"`
 	// Stale is true when no live node has a fresh observation; State is
 	// then the last agreed one.

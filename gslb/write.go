@@ -151,7 +151,7 @@ func (s *Snapshot) decideWrite(g *gname, cluster WriteActive) writeState {
 func (s *Snapshot) proposal(g *gname, rec WriteActive, region, reason string) WriteActive {
 	p := WriteActive{Name: g.fqdn, Term: rec.Term + 1, Region: region, From: rec.Region, Reason: reason, At: s.now}
 	for _, e := range g.eps {
-		if es := s.view.Endpoints[e.id]; e.region == region && es.State == Ready && es.LagKnown {
+		if es := s.state(e); e.region == region && es.State == Ready && es.LagKnown {
 			p.Lag, p.LagKnown = es.Lag, true
 			break
 		}
@@ -174,7 +174,7 @@ func (s *Snapshot) regionFailed(g *gname, r string) (bool, string) {
 			continue
 		}
 		n++
-		es := s.view.Endpoints[e.id]
+		es := s.state(e)
 		switch {
 		case es.State == Drained:
 			why = "drained"
@@ -191,7 +191,7 @@ func (s *Snapshot) regionFailed(g *gname, r string) (bool, string) {
 func (s *Snapshot) lastReady(g *gname, r string) time.Time {
 	var t time.Time
 	for _, e := range g.eps {
-		if lr := s.view.Endpoints[e.id].LastReady; e.region == r && lr.After(t) {
+		if lr := s.state(e).LastReady; e.region == r && lr.After(t) {
 			t = lr
 		}
 	}

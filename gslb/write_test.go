@@ -39,17 +39,17 @@ func (w wv) view(t *testing.T) View {
 	v := viewOf(testConfig(), w.states)
 	v.Expect = max(w.expect, 1)
 	for id, n := range w.failed {
-		es, ok := v.Endpoints[id]
+		es, ok := v.Targets[id]
 		if !ok {
 			t.Fatalf("no endpoint %s", id)
 		}
 		es.Failed = n
-		v.Endpoints[id] = es
+		v.Targets[id] = es
 	}
 	for id, at := range w.since {
-		es := v.Endpoints[id]
+		es := v.Targets[id]
 		es.Since = at
-		v.Endpoints[id] = es
+		v.Targets[id] = es
 	}
 	if w.noQuo > 0 {
 		v.Quorum, v.NoQuorumSince = false, t0.Add(-w.noQuo)
@@ -221,12 +221,12 @@ func TestWriteRule(t *testing.T) {
 // and the detection time from the old primary's last ready moment.
 func TestWriteFailoverRecord(t *testing.T) {
 	v := wv{states: map[string]State{dbUS: Down}}.view(t)
-	es := v.Endpoints[dbUS]
+	es := v.Targets[dbUS]
 	es.LastReady = t0.Add(-1500 * time.Millisecond)
-	v.Endpoints[dbUS] = es
-	es = v.Endpoints[dbEU]
+	v.Targets[dbUS] = es
+	es = v.Targets[dbEU]
 	es.Lag, es.LagKnown = 300*time.Millisecond, true
-	v.Endpoints[dbEU] = es
+	v.Targets[dbEU] = es
 	s := snapAt(t, v, t0)
 	p := proposalFor(s, dbName)
 	if p == nil {

@@ -1,5 +1,6 @@
-// Package health probes this node's view of every endpoint and turns the
-// results into gslb.Observations for the cluster layer.
+// Package health probes this node's view of every probe target (the
+// probes one or more endpoints share) and turns the results into
+// gslb.Observations for the cluster layer.
 //
 // It owns:
 //   - liveness probers: HTTP/HTTPS (method, Host header, expected statuses
@@ -50,13 +51,14 @@
 // Imports: config, gslb and the leaf connlimit only of ours; never dns,
 // cluster, dashboard or cmd.
 //
-// Sharing: endpoints whose liveness and readiness settings are identical
-// share one target (one prober, one lag source, one Machine), as gdnsd's
-// service_types monitor an address once however many resources use it.
-// Every endpoint still gets its own Observation (own Endpoint),
-// fed from the shared Machine; metrics count real probes and are labelled
-// with the first endpoint of the target. All probe-less endpoints share
-// one target, refreshed from one heap entry.
+// Sharing: the Manager probes probe targets, not endpoints. Endpoints
+// whose liveness and readiness settings are identical have one probe
+// target ID (config.ProbeID) and share one target: one prober, one lag
+// source, one Machine and one Observation (Observation.Target), as
+// gdnsd's service_types monitor an address once however many resources
+// use it. The endpoints follow their target's agreed state in gslb.
+// Metrics count real probes and are labelled by target. Endpoints
+// without probes have no target at all: no heap entry, no observation.
 //
 // Concurrency: Manager.Run runs one scheduler: a timer heap with an entry
 // per target and probe kind, and a pool of at most 64 worker goroutines,

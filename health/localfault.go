@@ -73,7 +73,7 @@ func (lf *localFaults) check(t *target, kind string, err error, now time.Time) b
 		return true
 	}
 	lf.log.Warn("probe could not run for a local reason; no observation recorded",
-		zap.String("endpoint", t.spec.ID), zap.String("probe", kind), zap.String("reason", reason),
+		zap.String("target", t.spec.ID), zap.String("probe", kind), zap.String("reason", reason),
 		zap.Error(err), zap.Int("suppressed_since_last", lf.suppressed))
 	lf.loggedAt, lf.suppressed = now, 0
 	return true

@@ -73,7 +73,7 @@ func TestLocalFaultIsNoObservation(t *testing.T) {
 	}
 	rec.mu.Lock()
 	for _, o := range rec.all {
-		if o.Endpoint == ta.ID && o.Seq > ready.Seq && o.State != gslb.Ready {
+		if o.Target == ta.ID && o.Seq > ready.Seq && o.State != gslb.Ready {
 			t.Errorf("EMFILE changed the observation: %+v", o)
 		}
 	}

@@ -2,7 +2,6 @@ package health
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"maps"
 	"math/rand/v2"
@@ -31,31 +30,36 @@ const (
 	defaultHold     = 30 * time.Second
 )
 
-// Target is one endpoint to probe.
+// Target is one probe target: a liveness probe and/or a lag source that
+// one or more endpoints share (config.ProbeID).
 type Target struct {
-	// ID is the endpoint ID (config.Endpoint.ID).
+	// ID is the probe target ID (config.Endpoint.ProbeID); observations
+	// and metrics carry it.
 	ID string
 	// Liveness is the liveness probe; nil means always alive.
 	Liveness *config.Probe
 	// Readiness is the lag source; nil means ready once alive.
 	Readiness *config.Readiness
-	// Refresh is how often a target without a liveness probe is
-	// re-observed, so its observation never goes stale (config derives
-	// cluster.refresh below cluster.stale_after).
-	Refresh time.Duration
 }
 
-// TargetsFromConfig returns one Target per configured endpoint, in config
-// order. cfg is resolved by config.Prepare: every probe setting has its
-// value and every endpoint its ID, so nothing is defaulted here. The
+// TargetsFromConfig returns the distinct probe targets of cfg, in the
+// config order of their first endpoint. cfg is resolved by config.Prepare:
+// every probe setting has its value and every endpoint its ProbeID, so
+// nothing is defaulted here. Endpoints without probes have no target:
+// they are ready unless drained and cost no probe or observation. The
 // probes are copies, so equal settings compare equal on reload.
 func TargetsFromConfig(cfg *config.Config) []Target {
 	if cfg == nil {
 		return nil
 	}
 	var out []Target
+	seen := map[string]bool{}
 	for _, ep := range cfg.AllEndpoints() {
-		t := Target{ID: ep.ID, Refresh: cfg.Cluster.Refresh.D()}
+		if ep.ProbeID == "" || seen[ep.ProbeID] {
+			continue
+		}
+		seen[ep.ProbeID] = true
+		t := Target{ID: ep.ProbeID}
 		if ep.Liveness != nil {
 			p := *ep.Liveness
 			p.ExpectStatus = slices.Clone(p.ExpectStatus)
@@ -88,8 +92,9 @@ type Options struct {
 	// HTTPClient, when set, does every HTTP probe and lag read instead of
 	// the per-target clients (and its TLS settings win over the targets').
 	HTTPClient *http.Client
-	// Refresh is how often a target without a liveness probe is
-	// re-observed (to keep its observation fresh). Default 5s.
+	// Refresh is how often a target with a lag source but no liveness
+	// probe restates that it is alive when the source sets no interval.
+	// Default 5s.
 	Refresh time.Duration
 }
 
@@ -105,11 +110,10 @@ type Manager struct {
 	sched   *scheduler
 
 	mu sync.Mutex
-	// targets maps every endpoint ID to the shared target that probes it.
-	targets map[string]*target
-	// units are the distinct targets, each probed once.
+	// units are the targets by ID, each probed once; order lists them as
+	// SetTargets got them.
 	units      map[string]*target
-	order      []member
+	order      []*target
 	running    bool
 	configured bool
 	first      chan struct{}
@@ -119,19 +123,11 @@ type Manager struct {
 	local  *localFaults
 }
 
-// member is one endpoint and the shared target that probes it.
-type member struct {
-	id string
-	t  *target
-}
-
-// target is one distinct set of probe settings (liveness and readiness)
-// with its probers and state machine, shared by every endpoint that
-// probes the same way. Fields above mu are fixed at creation; scheduled
-// is guarded by Manager.mu.
+// target is one probe target with its probers and state machine, shared
+// by every endpoint that probes the same way. Fields above mu are fixed
+// at creation; scheduled is guarded by Manager.mu.
 type target struct {
-	spec         Target // spec.ID names the target in logs and metrics
-	key          string
+	spec         Target // spec.ID names the target in logs, metrics and observations
 	prober       Prober
 	lag          LagSource // nil without readiness
 	liveInterval time.Duration
@@ -150,9 +146,7 @@ type target struct {
 
 	mu      sync.Mutex
 	machine *Machine
-	ids     []string         // endpoints following this target
-	seen    map[string]bool  // endpoints that have had an observation
-	obs     gslb.Observation // latest observation, without Endpoint and Seq
+	obs     gslb.Observation // latest observation, without Seq
 	hasObs  bool
 }
 
@@ -164,7 +158,6 @@ func NewManager(o Options) *Manager {
 		emit:    o.Emit,
 		client:  o.HTTPClient,
 		refresh: o.Refresh,
-		targets: map[string]*target{},
 		units:   map[string]*target{},
 		first:   make(chan struct{}),
 	}
@@ -192,41 +185,35 @@ func NewManager(o Options) *Manager {
 	return m
 }
 
-// SetTargets replaces the target set. Endpoints whose Liveness and
-// Readiness are identical share one target: one prober, one lag source
-// and one state machine, whose results every one of them follows (as
-// gdnsd monitors an address once for every resource that lists it).
-// Targets whose settings are still used keep their state and probers;
-// new ones start from Unknown; unused ones stop probing. An endpoint that
-// joins a target with a known state gets its observation at once. It is
-// safe to call at any time, also while Run is running.
+// SetTargets replaces the target set. A target whose ID and settings
+// are unchanged keeps its state and probers (it goes on emitting as
+// before); a new or changed one starts from Unknown; one no longer listed
+// stops probing and emits nothing more. Targets without any probe are
+// ignored: their endpoints need no observation. It is safe to call at
+// any time, also while Run is running.
 func (m *Manager) SetTargets(ts []Target) {
 	m.mu.Lock()
-	byID := make(map[string]*target, len(ts))
-	units := make(map[string]*target, len(m.units))
-	ids := map[*target][]string{}
-	order := make([]member, 0, len(ts))
+	units := make(map[string]*target, len(ts))
+	order := make([]*target, 0, len(ts))
 	var fresh []*target
 	for _, spec := range ts {
-		if _, dup := byID[spec.ID]; dup {
-			m.log.Error("duplicate health target ignored", zap.String("endpoint", spec.ID))
+		if spec.Liveness == nil && spec.Readiness == nil {
 			continue
 		}
-		key := settingsKey(spec)
-		t := units[key]
-		if t == nil {
-			if t = m.units[key]; t == nil {
-				t = m.newTarget(spec)
-				fresh = append(fresh, t)
-			}
-			units[key] = t
+		if _, dup := units[spec.ID]; dup {
+			m.log.Error("duplicate health target ignored", zap.String("target", spec.ID))
+			continue
 		}
-		byID[spec.ID] = t
-		ids[t] = append(ids[t], spec.ID)
-		order = append(order, member{id: spec.ID, t: t})
+		t := m.units[spec.ID]
+		if t == nil || !sameSettings(t.spec, spec) {
+			t = m.newTarget(spec)
+			fresh = append(fresh, t)
+		}
+		units[spec.ID] = t
+		order = append(order, t)
 	}
-	for key, old := range m.units {
-		if units[key] == old {
+	for id, old := range m.units {
+		if units[id] == old {
 			continue
 		}
 		// Under emitMu: a probe of old that finishes now either published
@@ -243,21 +230,7 @@ func (m *Manager) SetTargets(ts []Target) {
 			m.met.forget(old.spec.ID)
 		}
 	}
-	for t, list := range ids {
-		t.mu.Lock()
-		joined := t.hasObs && !slices.Equal(t.ids, list)
-		t.ids = list
-		for id := range t.seen {
-			if byID[id] != t {
-				delete(t.seen, id)
-			}
-		}
-		if joined {
-			m.emitMembers(t, true)
-		}
-		t.mu.Unlock()
-	}
-	m.targets, m.units, m.order, m.configured = byID, units, order, true
+	m.units, m.order, m.configured = units, order, true
 	if m.running {
 		for _, t := range fresh {
 			m.schedule(t)
@@ -267,28 +240,15 @@ func (m *Manager) SetTargets(ts []Target) {
 	m.checkFirstRound()
 }
 
-// settingsKey identifies how a target probes: endpoints with equal keys
-// share one target. JSON sorts map keys, so equal settings give equal keys.
-func settingsKey(t Target) string {
-	b, err := json.Marshal(struct {
-		L *config.Probe
-		R *config.Readiness
-	}{t.Liveness, t.Readiness})
-	if err != nil {
-		// Unreachable for these plain structs; never share on doubt.
-		return "id:" + t.ID
-	}
-	return string(b)
-}
-
-// sameSettings reports whether a and b probe the same way, so a reload
+// sameSettings reports whether a and b probe the same way, CA contents
+// included (a target's ID covers the CA file by path only), so a reload
 // can keep a's state machine and prober.
 func sameSettings(a, b Target) bool {
-	return a.ID == b.ID && a.Refresh == b.Refresh && reflect.DeepEqual(a.Liveness, b.Liveness) && reflect.DeepEqual(a.Readiness, b.Readiness)
+	return a.ID == b.ID && reflect.DeepEqual(a.Liveness, b.Liveness) && reflect.DeepEqual(a.Readiness, b.Readiness)
 }
 
 func (m *Manager) newTarget(spec Target) *target {
-	t := &target{spec: spec, key: settingsKey(spec), seen: map[string]bool{}}
+	t := &target{spec: spec}
 	t.live = job{t: t, kind: liveJob, idx: -1}
 	t.lagJ = job{t: t, kind: lagJob, idx: -1}
 	mc := MachineConfig{Rise: 1, Fall: 1, LagFall: defaultFall}
@@ -298,7 +258,7 @@ func (m *Manager) newTarget(spec Target) *target {
 		mc.Rise, mc.Fall, mc.LagFall = p.Rise, p.Fall, p.Fall
 		pr, err := NewProber(p, m.client)
 		if err != nil {
-			m.log.Error("unusable liveness probe; endpoint stays down", zap.String("endpoint", spec.ID), zap.Error(err))
+			m.log.Error("unusable liveness probe; its endpoints stay down", zap.String("target", spec.ID), zap.Error(err))
 			pr = brokenProber{kind: ProbeType(p), err: errors.New("bad liveness probe: " + err.Error())}
 			if t.liveInterval <= 0 {
 				t.liveInterval = m.refresh
@@ -308,9 +268,6 @@ func (m *Manager) newTarget(spec Target) *target {
 	} else {
 		t.prober = nopProber{}
 		t.liveInterval = m.refresh
-		if spec.Refresh > 0 {
-			t.liveInterval = spec.Refresh
-		}
 		if spec.Readiness != nil && spec.Readiness.Interval > 0 {
 			t.liveInterval = spec.Readiness.Interval.D()
 		}
@@ -326,7 +283,7 @@ func (m *Manager) newTarget(spec Target) *target {
 		t.lagInterval, t.lagTimeout = r.Interval.D(), r.Timeout.D()
 		src, err := NewLagSource(r, m.client)
 		if err != nil {
-			m.log.Error("unusable readiness source; endpoint never ready", zap.String("endpoint", spec.ID), zap.Error(err))
+			m.log.Error("unusable readiness source; its endpoints are never ready", zap.String("target", spec.ID), zap.Error(err))
 			src = brokenLag{kind: readinessType(r), err: errors.New("bad readiness source: " + err.Error())}
 		}
 		t.lag = src
@@ -401,7 +358,7 @@ func (m *Manager) closeLag(t *target) {
 		return
 	}
 	if err := t.lag.Close(); err != nil {
-		m.log.Debug("closing lag source", zap.String("endpoint", t.spec.ID), zap.Error(err))
+		m.log.Debug("closing lag source", zap.String("target", t.spec.ID), zap.Error(err))
 	}
 }
 
@@ -467,7 +424,7 @@ func (m *Manager) probeLive(ctx context.Context, t *target) {
 	}
 	err = timeoutMsg(err, t.liveTimeout)
 	if err != nil {
-		m.log.Debug("liveness probe failed", zap.String("endpoint", t.spec.ID), zap.Error(err))
+		m.log.Debug("liveness probe failed", zap.String("target", t.spec.ID), zap.Error(err))
 	}
 	now := m.clock.Now()
 	t.mu.Lock()
@@ -497,7 +454,7 @@ func (m *Manager) probeLag(ctx context.Context, t *target) {
 	}
 	err = timeoutMsg(err, t.lagTimeout)
 	if err != nil {
-		m.log.Debug("lag read failed", zap.String("endpoint", t.spec.ID), zap.Error(err))
+		m.log.Debug("lag read failed", zap.String("target", t.spec.ID), zap.Error(err))
 	}
 	now := m.clock.Now()
 	t.mu.Lock()
@@ -512,9 +469,9 @@ func (m *Manager) probeLag(ctx context.Context, t *target) {
 }
 
 // publish records the result's metrics (once per real probe), logs and
-// counts a change and emits the machine's observation for every endpoint
-// that follows t, unless t was retired by SetTargets. The caller holds
-// t.mu.
+// counts a change and emits the machine's observation of t (one for every
+// endpoint that uses the target), unless t was retired by SetTargets.
+// The caller holds t.mu.
 func (m *Manager) publish(t *target, c Change, record func()) {
 	m.emitMu.Lock()
 	defer m.emitMu.Unlock()
@@ -523,9 +480,8 @@ func (m *Manager) publish(t *target, c Change, record func()) {
 	}
 	record()
 	if c.Changed() {
-		m.log.Info("endpoint state changed",
-			zap.String("endpoint", t.spec.ID),
-			zap.Int("endpoints", len(t.ids)),
+		m.log.Info("probe target state changed",
+			zap.String("target", t.spec.ID),
 			zap.String("from", c.From.String()),
 			zap.String("to", c.To.String()),
 			zap.String("reason", c.Reason))
@@ -535,31 +491,9 @@ func (m *Manager) publish(t *target, c Change, record func()) {
 		return
 	}
 	t.obs = t.machine.Observation()
+	t.obs.Target = t.spec.ID
 	t.hasObs = true
-	m.emitLocked(t, false)
-}
-
-// emitMembers emits t's latest observation for the endpoints that have
-// none yet (onlyNew) or for all of them. The caller holds t.mu.
-func (m *Manager) emitMembers(t *target, onlyNew bool) {
-	m.emitMu.Lock()
-	defer m.emitMu.Unlock()
-	if !t.retired.Load() {
-		m.emitLocked(t, onlyNew)
-	}
-}
-
-// emitLocked: the caller holds t.mu and m.emitMu.
-func (m *Manager) emitLocked(t *target, onlyNew bool) {
-	for _, id := range t.ids {
-		if onlyNew && t.seen[id] {
-			continue
-		}
-		o := t.obs
-		o.Endpoint = id
-		t.seen[id] = true
-		m.emit(o)
-	}
+	m.emit(t.obs)
 }
 
 func (m *Manager) checkFirstRound() {
@@ -582,21 +516,19 @@ func (m *Manager) checkFirstRound() {
 // closes at the first SetTargets.
 func (m *Manager) FirstRound() <-chan struct{} { return m.first }
 
-// Snapshot returns the latest observation of every endpoint whose target
-// has had a result, in target order. Node and Seq are the cluster's to stamp.
+// Snapshot returns the latest observation of every target that has had
+// a result, in target order. Node and Seq are the cluster's to stamp.
 func (m *Manager) Snapshot() []gslb.Observation {
 	m.mu.Lock()
-	ms := append([]member(nil), m.order...)
+	ts := slices.Clone(m.order)
 	m.mu.Unlock()
-	out := make([]gslb.Observation, 0, len(ms))
-	for _, e := range ms {
-		e.t.mu.Lock()
-		if e.t.seen[e.id] && e.t.hasObs {
-			o := e.t.obs
-			o.Endpoint = e.id
-			out = append(out, o)
+	out := make([]gslb.Observation, 0, len(ts))
+	for _, t := range ts {
+		t.mu.Lock()
+		if t.hasObs {
+			out = append(out, t.obs)
 		}
-		e.t.mu.Unlock()
+		t.mu.Unlock()
 	}
 	return out
 }
@@ -614,8 +546,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{
 		results: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gslbd_health_probe_results_total",
-			Help: "Liveness probe and lag read results by endpoint, kind and result (ok or fail).",
-		}, []string{"endpoint", "kind", "result"}),
+			Help: "Liveness probe and lag read results by probe target, kind and result (ok or fail).",
+		}, []string{"target", "kind", "result"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "gslbd_health_probe_duration_seconds",
 			Help:    "How long liveness probes and lag reads took, by kind.",
@@ -623,12 +555,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"kind"}),
 		transitions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gslbd_health_transitions_total",
-			Help: "Endpoint state changes seen by this node's probers.",
-		}, []string{"endpoint", "from", "to"}),
+			Help: "Probe target state changes seen by this node's probers.",
+		}, []string{"target", "from", "to"}),
 		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "gslbd_health_lag_seconds",
-			Help: "Last replication lag read per endpoint; absent after a failed read.",
-		}, []string{"endpoint"}),
+			Help: "Last replication lag read per probe target; absent after a failed read.",
+		}, []string{"target"}),
 	}
 	var err error
 	m.results = register(reg, m.results, &err)
@@ -653,7 +585,7 @@ func register[C prometheus.Collector](reg prometheus.Registerer, c C, errp *erro
 	return c
 }
 
-func (m *metrics) result(endpoint, kind string, err error, took time.Duration) {
+func (m *metrics) result(target, kind string, err error, took time.Duration) {
 	if m == nil {
 		return
 	}
@@ -661,33 +593,33 @@ func (m *metrics) result(endpoint, kind string, err error, took time.Duration) {
 	if err != nil {
 		res = "fail"
 	}
-	m.results.WithLabelValues(endpoint, kind, res).Inc()
+	m.results.WithLabelValues(target, kind, res).Inc()
 	m.duration.WithLabelValues(kind).Observe(took.Seconds())
 }
 
-func (m *metrics) setLag(endpoint string, lag time.Duration, err error) {
+func (m *metrics) setLag(target string, lag time.Duration, err error) {
 	if m == nil {
 		return
 	}
 	if err != nil {
-		m.lag.DeleteLabelValues(endpoint)
+		m.lag.DeleteLabelValues(target)
 		return
 	}
-	m.lag.WithLabelValues(endpoint).Set(lag.Seconds())
+	m.lag.WithLabelValues(target).Set(lag.Seconds())
 }
 
-func (m *metrics) transition(endpoint string, from, to gslb.State) {
+func (m *metrics) transition(target string, from, to gslb.State) {
 	if m == nil {
 		return
 	}
-	m.transitions.WithLabelValues(endpoint, from.String(), to.String()).Inc()
+	m.transitions.WithLabelValues(target, from.String(), to.String()).Inc()
 }
 
-func (m *metrics) forget(endpoint string) {
+func (m *metrics) forget(target string) {
 	if m == nil {
 		return
 	}
-	l := prometheus.Labels{"endpoint": endpoint}
+	l := prometheus.Labels{"target": target}
 	m.results.DeletePartialMatch(l)
 	m.transitions.DeletePartialMatch(l)
 	m.lag.DeletePartialMatch(l)

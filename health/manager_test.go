@@ -81,7 +81,7 @@ type recorder struct {
 
 func (r *recorder) emit(o gslb.Observation) {
 	if !r.busy.CompareAndSwap(false, true) {
-		r.t.Errorf("concurrent Emit for %s", o.Endpoint)
+		r.t.Errorf("concurrent Emit for %s", o.Target)
 	}
 	defer r.busy.Store(false)
 	r.mu.Lock()
@@ -102,7 +102,7 @@ func (r *recorder) waitFor(t *testing.T, endpoint string, after uint64, what str
 	for time.Now().Before(deadline) {
 		r.mu.Lock()
 		for _, o := range r.all {
-			if o.Endpoint == endpoint && o.Seq > after && ok(o) {
+			if o.Target == endpoint && o.Seq > after && ok(o) {
 				r.mu.Unlock()
 				return o
 			}
@@ -118,7 +118,7 @@ func (r *recorder) last(endpoint string) gslb.Observation {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for i := len(r.all) - 1; i >= 0; i-- {
-		if r.all[i].Endpoint == endpoint {
+		if r.all[i].Target == endpoint {
 			return r.all[i]
 		}
 	}
@@ -140,7 +140,7 @@ func state(s gslb.State) func(gslb.Observation) bool {
 
 func findObs(obs []gslb.Observation, id string) (gslb.Observation, bool) {
 	for _, o := range obs {
-		if o.Endpoint == id {
+		if o.Target == id {
 			return o, true
 		}
 	}
@@ -224,9 +224,9 @@ func TestManagerEndToEnd(t *testing.T) {
 	}
 
 	var changes []string
-	for _, e := range logs.FilterMessage("endpoint state changed").All() {
+	for _, e := range logs.FilterMessage("probe target state changed").All() {
 		f := e.ContextMap()
-		if f["endpoint"] != ta.ID || f["reason"] == "" {
+		if f["target"] != ta.ID || f["reason"] == "" {
 			t.Fatalf("bad transition log %v", f)
 		}
 		changes = append(changes, fmt.Sprintf("%s->%s", f["from"], f["to"]))
@@ -300,8 +300,11 @@ func TestManagerEdgeTargets(t *testing.T) {
 		Type: "http_json", URL: "http://127.0.0.1:1/", Field: "", MaxLag: config.Duration(time.Second),
 		Interval: config.Duration(50 * time.Millisecond), Timeout: config.Duration(20 * time.Millisecond),
 	}}
-	none := Target{ID: "none@x"}
-	m.SetTargets([]Target{bad, badLag, none, none})
+	none := Target{ID: "none@x"} // no probes: no target at all
+	m.SetTargets([]Target{bad, badLag, badLag, none})
+	if n := len(m.units); n != 2 {
+		t.Fatalf("%d targets, want 2 (a duplicate and a probe-less one dropped)", n)
+	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -321,11 +324,11 @@ func TestManagerEdgeTargets(t *testing.T) {
 	if o.State != gslb.Recovering {
 		t.Fatalf("bad lag source: %+v", o)
 	}
-	first := rec.waitFor(t, none.ID, 0, "no probes ready", state(gslb.Ready))
-	// Observations of a probe-less target keep coming, so it stays fresh.
-	rec.waitFor(t, none.ID, first.Seq, "refresh", func(o gslb.Observation) bool { return o.ObservedAt.After(first.ObservedAt) })
-	if n := len(m.Snapshot()); n != 3 {
-		t.Fatalf("snapshot has %d observations, want 3", n)
+	if n := len(m.Snapshot()); n != 2 {
+		t.Fatalf("snapshot has %d observations, want 2", n)
+	}
+	if _, ok := findObs(m.Snapshot(), none.ID); ok {
+		t.Fatal("a target without probes was observed")
 	}
 	cancel()
 	if err := <-done; err != nil {
@@ -365,23 +368,30 @@ zones:
             readiness: {type: prometheus, url: "http://127.0.0.1:1/", metric: lag, labels: {a: b}}
           - region: us
             addresses: [192.0.2.2]
+      - name: api
+        endpoints:
+          - region: eu
+            addresses: [192.0.2.3]
+            liveness: {url: "http://127.0.0.1:1/", fall: 1}
+            readiness: {type: prometheus, url: "http://127.0.0.1:1/", metric: lag, labels: {a: b}}
+          - region: us
+            addresses: [192.0.2.4]
+            liveness: {url: "http://127.0.0.1:1/", fall: 2}
 `), "targets.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
+	// www and api in eu probe alike: one target; api in us differs in
+	// fall: another; www in us has no probes: none.
 	ts := TargetsFromConfig(cfg)
-	if len(ts) != 2 || ts[0].ID != "eu@www.gslb.example" || ts[1].ID != "us@www.gslb.example" {
+	eps := cfg.Zones[0].Names
+	if len(ts) != 2 || ts[0].ID != eps[0].Endpoints[0].ProbeID || ts[0].ID != eps[1].Endpoints[0].ProbeID ||
+		ts[1].ID != eps[1].Endpoints[1].ProbeID || ts[0].ID == ts[1].ID || eps[0].Endpoints[1].ProbeID != "" {
 		t.Fatalf("targets %+v", ts)
 	}
 	p, r := ts[0].Liveness, ts[0].Readiness
 	if p.Interval.D() != 3*time.Second || p.Rise != 4 || p.Fall != 1 || r.Interval.D() != 3*time.Second {
 		t.Fatalf("liveness %+v readiness %+v: want the config's resolved values", p, r)
-	}
-	// An endpoint without probes is re-observed at the cluster refresh,
-	// which config keeps below stale_after: it never shows as stale.
-	if ts[1].Liveness != nil || ts[1].Readiness != nil || ts[1].Refresh != cfg.Cluster.Refresh.D() ||
-		ts[1].Refresh >= cfg.Cluster.StaleAfter.D() {
-		t.Fatalf("probe-less endpoint %+v (refresh %s, stale_after %s)", ts[1], cfg.Cluster.Refresh, cfg.Cluster.StaleAfter)
 	}
 	if err := checkProbe(p); err != nil {
 		t.Fatal(err)
@@ -443,12 +453,12 @@ func TestHangingTargetStallsNothing(t *testing.T) {
 	rec := &recorder{t: t}
 	m := NewManager(Options{Emit: rec.emit})
 	good := a.target("good@x", 0)
-	// A different hold: endpoints with equal settings share one target.
+	// A different hold, so a different target.
 	stuck := a.target("stuck@x", time.Millisecond)
 	m.SetTargets([]Target{good, stuck})
 	hp := &hangProber{entered: make(chan struct{}, 1)}
 	hl := &hangLag{hangProber{entered: make(chan struct{}, 1)}}
-	st := m.targets[stuck.ID]
+	st := m.units[stuck.ID]
 	st.prober, st.lag = hp, hl
 	st.liveTimeout, st.lagTimeout = time.Hour, time.Hour // only the stop ends them
 

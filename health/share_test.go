@@ -2,9 +2,9 @@ package health
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -13,84 +13,93 @@ import (
 	"github.com/gslbd/gslbd/gslb"
 )
 
-func liveOnly(b *backend, id, host string) Target {
-	return Target{ID: id, Liveness: &config.Probe{
-		URL: b.srv.URL + "/live", Host: host, Interval: config.Duration(50 * time.Millisecond),
-		Timeout: config.Duration(40 * time.Millisecond), Rise: 1, Fall: 1,
-	}}
+// sharedConfig is a resolved config of three names: one and two probe
+// b's /live alike, three sends another Host header; four has no probes.
+func sharedConfig(t *testing.T, b *backend) *config.Config {
+	t.Helper()
+	live := func(host string) string {
+		return fmt.Sprintf(`{url: "%s/live", host: "%s", interval: 100ms, timeout: 80ms, rise: 1, fall: 1}`, b.srv.URL, host)
+	}
+	cfg, err := config.Prepare([]byte(fmt.Sprintf(`
+regions: [{name: eu, latitude: 50, longitude: 8}]
+zones:
+  - apex: gslb.example
+    nameservers: [{name: ns.example.net.}]
+    names:
+      - {name: one, endpoints: [{region: eu, addresses: [192.0.2.1], liveness: %s}]}
+      - {name: two, endpoints: [{region: eu, addresses: [192.0.2.2], liveness: %s}]}
+      - {name: three, endpoints: [{region: eu, addresses: [192.0.2.3], liveness: %s}]}
+      - {name: four, endpoints: [{region: eu, addresses: [192.0.2.4]}]}
+`, live("a.example"), live("a.example"), live("other.example"))), "shared.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
 }
 
-// TestSharedTarget: two endpoints with one probe's settings are probed
-// once per round and both follow the shared state; a third with other
-// settings gets a probe of its own.
+// TestSharedTarget: two endpoints with one probe's settings have one
+// probe target, probed once per round, with one observation per result
+// whatever the number of endpoints; a third with other settings gets a
+// probe of its own; an endpoint without probes gets none.
 func TestSharedTarget(t *testing.T) {
 	b := newBackend(t)
 	rec := &recorder{t: t}
 	reg := prometheus.NewRegistry()
 	m := NewManager(Options{Emit: rec.emit, Registerer: reg})
-	a1, a2 := liveOnly(b, "a@one.example", ""), liveOnly(b, "a@two.example", "")
-	other := liveOnly(b, "a@three.example", "other.example")
-	m.SetTargets([]Target{a1, a2})
-	if n := len(m.units); n != 1 {
-		t.Fatalf("two endpoints with equal settings: %d targets, want 1", n)
+	cfg := sharedConfig(t, b)
+	names := cfg.Zones[0].Names
+	shared, other := names[0].Endpoints[0].ProbeID, names[2].Endpoints[0].ProbeID
+	if shared == "" || shared != names[1].Endpoints[0].ProbeID || other == shared {
+		t.Fatalf("probe IDs %q %q %q", shared, names[1].Endpoints[0].ProbeID, other)
 	}
+	ts := TargetsFromConfig(cfg)
+	if len(ts) != 2 || ts[0].ID != shared || ts[1].ID != other {
+		t.Fatalf("targets %+v, want %s and %s", ts, shared, other)
+	}
+	m.SetTargets(ts)
 	stop := start(t, m)
-	rec.waitFor(t, a1.ID, 0, "a1 ready", state(gslb.Ready))
-	rec.waitFor(t, a2.ID, 0, "a2 ready", state(gslb.Ready))
-
+	rec.waitFor(t, shared, 0, "shared target ready", state(gslb.Ready))
+	rec.waitFor(t, other, 0, "other target ready", state(gslb.Ready))
 	b.alive.Store(false)
-	d1 := rec.waitFor(t, a1.ID, 0, "a1 down", state(gslb.Down))
-	d2 := rec.waitFor(t, a2.ID, 0, "a2 down", state(gslb.Down))
-	if !d1.Since.Equal(d2.Since) || d1.Reason != d2.Reason {
-		t.Fatalf("sharing endpoints disagree: %+v vs %+v", d1, d2)
-	}
-	// Stop probing to compare the backend's count with the metric: one
-	// request per probe, however many endpoints follow it.
+	rec.waitFor(t, shared, 0, "shared target down", state(gslb.Down))
+	// Stop probing to compare the backend's count with the metrics and
+	// the observations: one request and one observation per probe, for
+	// two targets, however many endpoints follow them.
 	stop()
-	probes := counter(t, m.met.results.WithLabelValues(a1.ID, "http", "ok")) +
-		counter(t, m.met.results.WithLabelValues(a1.ID, "http", "fail"))
-	if hits := b.liveHits.Load(); float64(hits) != probes || hits == 0 {
-		t.Fatalf("backend saw %d probes, metrics count %v", hits, probes)
+	probes, emitted := 0.0, 0
+	for _, id := range []string{shared, other} {
+		probes += counter(t, m.met.results.WithLabelValues(id, "http", "ok")) +
+			counter(t, m.met.results.WithLabelValues(id, "http", "fail"))
 	}
-
-	// Different settings: a second target, a second probe.
-	m.SetTargets([]Target{a1, a2, other})
-	if n := len(m.units); n != 2 {
-		t.Fatalf("different settings: %d targets, want 2", n)
+	rec.mu.Lock()
+	for _, o := range rec.all {
+		if o.Target != shared && o.Target != other {
+			t.Errorf("observation of %q", o.Target)
+		}
+		emitted++
 	}
-	if m.targets[a1.ID] != m.targets[a2.ID] || m.targets[a1.ID] == m.targets[other.ID] {
-		t.Fatal("endpoints not grouped by settings")
-	}
-	b.alive.Store(true)
-	before := b.liveHits.Load()
-	stop = start(t, m)
-	rec.waitFor(t, other.ID, 0, "other ready", state(gslb.Ready))
-	o := rec.waitFor(t, a2.ID, d2.Seq, "a2 ready again", state(gslb.Ready))
-	rec.waitFor(t, a1.ID, o.Seq-2, "a1 ready again", state(gslb.Ready))
-	stop()
-	hosts := b.liveHits.Load() - before
-	if hosts < 2 {
-		t.Fatalf("%d probes for two targets", hosts)
-	}
-	// An endpoint that joins a target with a known state is observed at once.
-	joined := liveOnly(b, "a@four.example", "")
-	m.SetTargets([]Target{a1, a2, other, joined})
-	if _, ok := findObs(m.Snapshot(), joined.ID); !ok {
-		t.Fatal("endpoint joining a probed target has no observation")
+	rec.mu.Unlock()
+	if hits := b.liveHits.Load(); float64(hits) != probes || hits == 0 || emitted != int(hits) {
+		t.Fatalf("backend saw %d probes, metrics count %v, %d observations", hits, probes, emitted)
 	}
 }
 
-// TestUnprobedShareOneJob: endpoints without probes share one target,
-// so they cost one heap entry together, not a goroutine or a timer each.
-func TestUnprobedShareOneJob(t *testing.T) {
+// TestUnprobedNoTarget: endpoints without probes have no target at all,
+// so they cost no heap entry, no goroutine and no observation.
+func TestUnprobedNoTarget(t *testing.T) {
 	m := NewManager(Options{})
-	ts := make([]Target, 1000)
-	for i := range ts {
-		ts[i] = Target{ID: "e" + string(rune('a'+i%26)) + time.Duration(i).String()}
+	var ts []Target
+	for i := range 1000 {
+		ts = append(ts, Target{ID: fmt.Sprint("e", i)})
 	}
 	m.SetTargets(ts)
-	if n := len(m.units); n != 1 {
-		t.Fatalf("1000 unprobed endpoints: %d targets, want 1", n)
+	if n := len(m.units); n != 0 {
+		t.Fatalf("1000 unprobed endpoints: %d targets, want 0", n)
+	}
+	select {
+	case <-m.FirstRound():
+	default:
+		t.Fatal("first round not done without targets")
 	}
 }
 

@@ -38,8 +38,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "gslbd_config_info", Help: "1 for the loaded config's SHA-256.",
 		}, []string{"hash"}),
 		state: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "gslbd_gslb_endpoint_state", Help: "1 for each endpoint's agreed state.",
-		}, []string{"endpoint", "state"}),
+			Name: "gslbd_gslb_target_state", Help: "1 for each probe target's agreed state.",
+		}, []string{"target", "state"}),
 		transitions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gslbd_gslb_state_transitions_total", Help: "Agreed endpoint state changes.",
 		}, []string{"endpoint", "from", "to"}),
@@ -98,56 +98,40 @@ func (m *metrics) configLoaded(cfg *config.Config) {
 	m.info.WithLabelValues(cfg.Hash).Set(1)
 }
 
-// observeSwap updates the state gauges and counts transitions between two
-// consecutive Snapshots. The state gauge covers probed endpoints only
-// (those with a liveness probe or a readiness source): a config of 100k
-// names without probes would otherwise export 1.8M constant series. With
-// the same config, only the endpoints whose state changed are touched,
-// so a publish costs what changed, not a rewrite of every series.
+// observeSwap updates the state gauges and counts the agreed state
+// changes between two consecutive Snapshots. The state gauge is per probe
+// target (what is really probed: endpoints that probe alike share one),
+// so a config of 100k names over a few targets exports a few series, not
+// one per endpoint; the work is a pass over the targets plus the changes.
 func (m *metrics) observeSwap(cur, next *gslb.Snapshot) {
-	before := cur.View().Endpoints
-	sameCfg := cur.Config() == next.Config()
-	probed := probedEndpoints(next.Config())
-	if !sameCfg {
+	before, after := cur.View().Targets, next.View().Targets
+	if cur.Config() != next.Config() {
 		m.state.Reset()
+		before = nil
 	}
-	for _, ep := range next.Endpoints() {
-		st := ep.State.State
-		prev := before[ep.ID].State
-		if probed[ep.ID] && (!sameCfg || prev != st) {
-			for s := gslb.Unknown; s <= gslb.Drained; s++ {
-				v := 0.0
-				if s == st {
-					v = 1
-				}
-				m.state.WithLabelValues(ep.ID, s.String()).Set(v)
-			}
-		}
-		if prev == st {
+	for id, ts := range after {
+		if old, ok := before[id]; ok && old.State == ts.State {
 			continue
 		}
-		m.transitions.WithLabelValues(ep.ID, prev.String(), st.String()).Inc()
-		if prev == gslb.Ready {
-			m.failovers.WithLabelValues(ep.GSLBName).Inc()
+		for s := gslb.Unknown; s < gslb.Drained; s++ {
+			v := 0.0
+			if s == ts.State {
+				v = 1
+			}
+			m.state.WithLabelValues(id, s.String()).Set(v)
 		}
 	}
-}
-
-// probedEndpoints is the set of endpoint IDs with a liveness probe or a
-// readiness source in cfg.
-func probedEndpoints(cfg *config.Config) map[string]bool {
-	out := map[string]bool{}
-	if cfg == nil {
-		return out
+	for id := range before {
+		if _, ok := after[id]; !ok {
+			m.state.DeletePartialMatch(prometheus.Labels{"target": id})
+		}
 	}
-	for _, z := range cfg.Zones {
-		for _, n := range z.Names {
-			for _, e := range n.Endpoints {
-				if e.Liveness != nil || e.Readiness != nil {
-					out[e.ID] = true
-				}
+	for _, ev := range next.Changes() {
+		m.transitions.WithLabelValues(ev.Endpoint, ev.From.String(), ev.To.String()).Inc()
+		if ev.From == gslb.Ready {
+			if info, ok := next.Endpoint(ev.Endpoint); ok {
+				m.failovers.WithLabelValues(info.GSLBName).Inc()
 			}
 		}
 	}
-	return out
 }

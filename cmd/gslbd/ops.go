@@ -157,20 +157,6 @@ func (o *ops) regionDrained(d gslb.Drain) {
 		Reason: d.Reason, WindowFrom: d.From, WindowUntil: d.Until})
 }
 
-// endpointRegions maps every endpoint ID of cfg to its region, for
-// region drains in the cluster's agreement.
-func endpointRegions(cfg *config.Config) map[string]string {
-	m := map[string]string{}
-	for _, z := range cfg.Zones {
-		for _, n := range z.Names {
-			for _, e := range n.Endpoints {
-				m[e.ID] = e.Region
-			}
-		}
-	}
-	return m
-}
-
 // applyDrain stamps an operator's drain with this node and now, hands it
 // to the cluster and persists it before the API answers: the admin API's
 // Options.Drain.

@@ -22,8 +22,8 @@ zones:
     names:
       - name: app
         endpoints:
-          - {region: r1, addresses: [192.0.2.1]}
-          - {region: r2, addresses: [192.0.2.2]}
+          - {region: r1, addresses: [192.0.2.1], liveness: {address: "192.0.2.1:80"}}
+          - {region: r2, addresses: [192.0.2.2], liveness: {address: "192.0.2.2:80"}}
 `
 
 // Endpoint state hooks: one node of the cluster notifies (the first alive
@@ -47,11 +47,15 @@ func TestOpsEndpointStateHook(t *testing.T) {
 	defer func() { cancel(); <-done }()
 	o := &ops{self: "n2", log: zap.NewNop(), hooks: d, started: time.Now()}
 
+	probe := map[string]string{}
+	for _, e := range cfg.AllEndpoints() {
+		probe[e.ID] = e.ProbeID
+	}
 	t0 := time.Now()
 	view := func(r1 gslb.State, members ...gslb.Member) gslb.View {
-		return gslb.View{Self: "n2", Members: members, At: t0, Endpoints: map[string]gslb.EndpointState{
-			"r1@app.gslb.test": {ID: "r1@app.gslb.test", State: r1, Since: t0, Reason: "test", Lag: 2 * time.Second, LagKnown: true},
-			"r2@app.gslb.test": {ID: "r2@app.gslb.test", State: gslb.Ready, Since: t0},
+		return gslb.View{Self: "n2", Members: members, At: t0, Targets: map[string]gslb.TargetState{
+			probe["r1@app.gslb.test"]: {State: r1, Since: t0, Reason: "test", Lag: 2 * time.Second, LagKnown: true},
+			probe["r2@app.gslb.test"]: {State: gslb.Ready, Since: t0},
 		}}
 	}
 	snap := func(v gslb.View, prev *gslb.Snapshot) *gslb.Snapshot {

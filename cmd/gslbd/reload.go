@@ -60,7 +60,7 @@ type reloader struct {
 	load func() (*config.Config, *geo.Locator, error)
 	// prepareCluster checks a cluster change and returns its commit
 	// (cluster.Node.PrepareReload); tests inject faults here.
-	prepareCluster func(config.Cluster, []string) (func() []string, error)
+	prepareCluster func(c config.Cluster, targets []string, endpoints int) (func() []string, error)
 	timeout        time.Duration
 	results        chan reloadResult
 
@@ -75,7 +75,7 @@ type reloader struct {
 }
 
 func newReloader(load func() (*config.Config, *geo.Locator, error),
-	prepareCluster func(config.Cluster, []string) (func() []string, error)) *reloader {
+	prepareCluster func(config.Cluster, []string, int) (func() []string, error)) *reloader {
 	r := &reloader{load: load, prepareCluster: prepareCluster, timeout: defaultReloadTimeout,
 		results: make(chan reloadResult, 1), deadline: time.NewTimer(time.Hour)}
 	r.deadline.Stop()
@@ -178,7 +178,8 @@ func (p *publisher) reloadDone(ctx context.Context, res reloadResult) {
 		return
 	}
 	cfg := res.plan.cfg
-	commitCluster, err := r.prepareCluster(cfg.Cluster, endpointIDs(cfg))
+	targets, endpoints := probeTargets(cfg)
+	commitCluster, err := r.prepareCluster(cfg.Cluster, targets, endpoints)
 	if err != nil {
 		p.reloadFailed(res.start, err)
 		return
@@ -191,7 +192,6 @@ func (p *publisher) reloadDone(ctx context.Context, res reloadResult) {
 	p.propose(next)
 	p.ops.snapshotChanged(cur, next, nil)
 	p.fingerprint = cfg.Fingerprint
-	p.cluster.SetRegions(endpointRegions(cfg))
 	p.health.SetTargets(health.TargetsFromConfig(cfg))
 	restart := commitCluster()
 	p.setToken(cfg.Admin.Secret)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -23,8 +24,27 @@ import (
 	"github.com/gslbd/gslbd/health"
 )
 
-// reloadTestConfig has one endpoint without probes per region listed,
-// re-observed every 100ms, and the admin token given.
+// probeListener is a TCP listener on loopback that accepts and closes
+// every connection: the reload tests' probe target.
+var probeListener = sync.OnceValue(func() string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	return ln.Addr().String()
+})
+
+// reloadTestConfig has one endpoint per region listed, each with a TCP
+// probe of its own (every 100ms), and the admin token given.
 func reloadTestConfig(token, quorum string, regions ...string) string {
 	src := `node: pub-test
 admin: {token: ` + token + `}
@@ -38,7 +58,9 @@ zones:
         endpoints:
 `
 	for i, r := range regions {
-		src += "          - {region: " + r + ", addresses: [192.0.2." + string(rune('1'+i)) + "]}\n"
+		// The timeouts differ, so each endpoint is a probe target of its own.
+		src += "          - {region: " + r + ", addresses: [192.0.2." + string(rune('1'+i)) + "], liveness: {address: \"" +
+			probeListener() + "\", interval: 100ms, timeout: " + string(rune('5'+i)) + "0ms, rise: 1, fall: 1}}\n"
 	}
 	return src
 }
@@ -68,7 +90,8 @@ func newPubHarness(t *testing.T, src string) *pubHarness {
 	}
 	log := zap.NewNop()
 	views := make(chan gslb.View, 1)
-	h.node, err = cluster.New(cluster.Options{Node: cfg.Node, Config: cfg.Cluster, Endpoints: endpointIDs(cfg),
+	targets, endpoints := probeTargets(cfg)
+	h.node, err = cluster.New(cluster.Options{Node: cfg.Node, Config: cfg.Cluster, Targets: targets, Endpoints: endpoints,
 		OnView: func(v gslb.View) { offerLatest(views, v) }})
 	if err != nil {
 		t.Fatal(err)
@@ -113,14 +136,35 @@ func (h *pubHarness) write(src string) {
 	}
 }
 
-// observed lists the endpoints the health Manager probes.
+// observed lists the endpoints (of the config file now) whose probe
+// targets the health Manager has observed.
 func (h *pubHarness) observed() []string {
-	var ids []string
+	b, err := os.ReadFile(h.path)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	cfg, err := config.Parse(b, h.path)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	seen := map[string]bool{}
 	for _, o := range h.hm.Snapshot() {
-		ids = append(ids, o.Endpoint)
+		seen[o.Target] = true
+	}
+	var ids []string
+	for _, e := range cfg.AllEndpoints() {
+		if seen[e.ProbeID] {
+			ids = append(ids, e.ID)
+		}
 	}
 	slices.Sort(ids)
 	return ids
+}
+
+// endpointState is an endpoint's agreed state in the published Snapshot.
+func (h *pubHarness) endpointState(id string) gslb.State {
+	info, _ := h.store.Load().Endpoint(id)
+	return info.State.State
 }
 
 // reloadAndWait sends SIGHUP and waits for the reload's outcome.
@@ -147,8 +191,8 @@ func TestReloadLastStepFailsLeavesOldState(t *testing.T) {
 
 	var prepared atomic.Int32
 	realPrepare := h.pub.reload.prepareCluster
-	h.pub.reload.prepareCluster = func(c config.Cluster, eps []string) (func() []string, error) {
-		if _, err := realPrepare(c, eps); err != nil { // the real check runs, its commit is dropped
+	h.pub.reload.prepareCluster = func(c config.Cluster, targets []string, eps int) (func() []string, error) {
+		if _, err := realPrepare(c, targets, eps); err != nil { // the real check runs, its commit is dropped
 			return nil, err
 		}
 		prepared.Add(1)
@@ -171,19 +215,22 @@ func TestReloadLastStepFailsLeavesOldState(t *testing.T) {
 	// would have been observed too.
 	waitFor(t, "r1 observed after the reload", 10*time.Second, func() bool {
 		for _, o := range h.hm.Snapshot() {
-			if o.Endpoint == "r1@app.gslb.test" && o.ObservedAt.After(st.At.Add(300*time.Millisecond)) {
+			if o.ObservedAt.After(st.At.Add(300 * time.Millisecond)) {
 				return true
 			}
 		}
 		return false
 	})
+	if n := len(h.hm.Snapshot()); n != 1 {
+		t.Errorf("health observes %d targets, want the old one", n)
+	}
 	if ids := h.observed(); !slices.Equal(ids, []string{"r1@app.gslb.test"}) {
 		t.Errorf("health targets %v", ids)
 	}
-	// The cluster keeps the old endpoint list and quorum: a reload that
+	// The cluster keeps the old target list and quorum: a reload that
 	// succeeds now commits, and the old quorum shows in its View.
-	if v := h.node.View(); len(v.Endpoints) != 1 {
-		t.Errorf("cluster endpoints %v", v.Endpoints)
+	if v := h.node.View(); len(v.Targets) != 1 {
+		t.Errorf("cluster targets %v", v.Targets)
 	}
 	if n := value(h.pub.m.reloads.WithLabelValues("error")); n != 1 {
 		t.Errorf("reloads{error} = %v", n)
@@ -202,7 +249,7 @@ func TestReloadLastStepFailsLeavesOldState(t *testing.T) {
 		t.Fatalf("second reload: %+v, token %q", st, h.token.Load())
 	}
 	waitFor(t, "new target observed", 10*time.Second, func() bool { return len(h.observed()) == 2 })
-	waitFor(t, "cluster endpoints", 10*time.Second, func() bool { return len(h.node.View().Endpoints) == 2 })
+	waitFor(t, "cluster targets", 10*time.Second, func() bool { return len(h.node.View().Targets) == 2 })
 	if n := value(h.pub.m.lastOK); n != 1 {
 		t.Errorf("last reload successful = %v, want 1", n)
 	}
@@ -214,7 +261,7 @@ func TestReloadLastStepFailsLeavesOldState(t *testing.T) {
 func TestSlowReloadKeepsViewsFlowing(t *testing.T) {
 	h := newPubHarness(t, reloadTestConfig("old-token-0123456789", "majority", "r1"))
 	waitFor(t, "r1 ready", 10*time.Second, func() bool {
-		return h.store.Load().View().Endpoints["r1@app.gslb.test"].State == gslb.Ready
+		return h.endpointState("r1@app.gslb.test") == gslb.Ready
 	})
 	release := make(chan struct{})
 	realLoad := h.pub.reload.load
@@ -232,7 +279,7 @@ func TestSlowReloadKeepsViewsFlowing(t *testing.T) {
 	// An operator drain during the stalled reload reaches the answers.
 	h.node.SetDrain(gslb.Drain{Endpoint: "r1@app.gslb.test", Drained: true, At: time.Now(), By: "test"})
 	waitFor(t, "drain in the Snapshot during the reload", 5*time.Second, func() bool {
-		return h.store.Load().View().Endpoints["r1@app.gslb.test"].State == gslb.Drained
+		return h.endpointState("r1@app.gslb.test") == gslb.Drained
 	})
 
 	st := h.reloadAndWaitNoSignal()

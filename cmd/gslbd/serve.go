@@ -118,11 +118,12 @@ func serve(ctx context.Context, f flags, hup <-chan os.Signal, log *zap.Logger, 
 	defer opsHooks.close()
 
 	views := make(chan gslb.View, 1)
+	targets, endpoints := probeTargets(cfg)
 	node, err := cluster.New(cluster.Options{
 		Node:       cfg.Node,
 		Config:     cfg.Cluster,
-		Endpoints:  endpointIDs(cfg),
-		Regions:    endpointRegions(cfg),
+		Targets:    targets,
+		Endpoints:  endpoints,
 		Logger:     log.Named("cluster"),
 		Registerer: reg,
 		OnView:     func(v gslb.View) { offerLatest(views, v) },
@@ -181,13 +182,18 @@ func serve(ctx context.Context, f flags, hup <-chan os.Signal, log *zap.Logger, 
 	return err
 }
 
-// endpointIDs lists every endpoint ID of cfg, for the cluster.
-func endpointIDs(cfg *config.Config) []string {
-	var ids []string
+// probeTargets lists the distinct probe target IDs of cfg in config
+// order, and counts its endpoints, for the cluster.
+func probeTargets(cfg *config.Config) (ids []string, endpoints int) {
+	seen := map[string]bool{}
 	for _, e := range cfg.AllEndpoints() {
-		ids = append(ids, e.ID)
+		endpoints++
+		if e.ProbeID != "" && !seen[e.ProbeID] {
+			seen[e.ProbeID] = true
+			ids = append(ids, e.ProbeID)
+		}
 	}
-	return ids
+	return ids, endpoints
 }
 
 // offerLatest replaces whatever View is waiting: the publisher only ever

@@ -25,7 +25,7 @@ func TestStateFileRegionDrains(t *testing.T) {
 	if err := sf.save(want, nil); err != nil {
 		t.Fatal(err)
 	}
-	node, err := cluster.New(cluster.Options{Node: "n1", Config: config.Cluster{}, Endpoints: []string{"r1@app.gslb.test"}})
+	node, err := cluster.New(cluster.Options{Node: "n1", Config: config.Cluster{}, Endpoints: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
