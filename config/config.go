@@ -280,9 +280,9 @@ type Endpoint struct {
 	// ID is "<endpoint name>@<gslb name without trailing dot>", e.g.
 	// "eu-west@app.gslb.test"; set by validation.
 	ID string `yaml:"-"`
-	// ProbeID names the endpoint's probe target (see ProbeID), shared by
-	// every endpoint that probes the same way; "" without probes. Set by
-	// validation.
+	// ProbeID names the endpoint's probe target, shared by every endpoint
+	// that probes the same way: the ID of the first of them in config
+	// order; "" without probes. Set by Parse (see assignProbeIDs).
 	ProbeID string `yaml:"-"`
 }
 

@@ -99,6 +99,7 @@ func run(data []byte, source string, withFiles bool) (*Config, error) {
 	}
 	if !p.fatal {
 		check(c, p)
+		assignProbeIDs(c)
 		if withFiles {
 			resolveFiles(c, p)
 		}

@@ -1,29 +1,41 @@
 package config
 
 import (
-	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
-	"net"
-	"net/url"
 	"slices"
-	"strconv"
 )
 
-// ProbeID names the probe target of an endpoint with liveness probe l and
-// readiness source r (either may be nil): endpoints whose probes are
-// identical get the same ID, so one prober and one gossiped observation
-// serve all of them, and every node derives the same ID from the same
-// settings. It is "" when both are nil (an endpoint without probes is
-// ready unless drained and needs no observation). The ID reads
-// "<kind>:<host>#<hash>": the host says what is probed (never a path,
-// user or password), the hash tells apart targets that differ in any
-// other setting. A CA file counts by its path: its content is read later
-// (Prepare), and health compares that itself before reusing a prober.
-func ProbeID(l *Probe, r *Readiness) string {
-	if l == nil && r == nil {
-		return ""
+// assignProbeIDs sets every endpoint's ProbeID: endpoints whose liveness
+// probe and readiness source are identical share one probe target, named
+// by the ID of the first of them in config order, so one prober and one
+// gossiped observation serve all of them. The ID depends on which
+// endpoints probe alike, not on the probe settings themselves: nodes
+// whose configs differ only in per-node probe details (a query string
+// naming the node) still agree on every target. Endpoints without probes
+// get "": they are ready unless drained and need no observation.
+func assignProbeIDs(c *Config) {
+	first := map[string]string{}
+	for _, e := range c.AllEndpoints() {
+		if e.Liveness == nil && e.Readiness == nil {
+			e.ProbeID = ""
+			continue
+		}
+		key := string(probeKey(e.Liveness, e.Readiness))
+		id, ok := first[key]
+		if !ok {
+			id = e.ID
+			first[key] = id
+		}
+		e.ProbeID = id
 	}
+}
+
+// probeKey encodes every setting of a liveness probe l and a readiness
+// source r (either may be nil) that changes what is probed or how:
+// equal keys probe alike. A CA file counts by its path: its content is
+// read later (Prepare), and health compares that itself before reusing a
+// prober.
+func probeKey(l *Probe, r *Readiness) []byte {
 	var b []byte
 	str := func(s string) {
 		b = binary.AppendUvarint(b, uint64(len(s)))
@@ -37,7 +49,6 @@ func ProbeID(l *Probe, r *Readiness) string {
 			b = append(b, 0)
 		}
 	}
-	prefix := ""
 	if l != nil {
 		b = append(b, 'L')
 		str(l.Type)
@@ -57,7 +68,6 @@ func ProbeID(l *Probe, r *Readiness) string {
 		num(int64(l.Rise))
 		num(int64(l.Fall))
 		num(int64(l.FastInterval))
-		prefix = l.Type + ":" + probeHost(l.URL, l.Address)
 	}
 	if r != nil {
 		b = append(b, 'R')
@@ -82,24 +92,6 @@ func ProbeID(l *Probe, r *Readiness) string {
 		num(int64(r.Timeout))
 		flag(r.TLSSkipVerify)
 		str(r.CAFile)
-		if prefix == "" {
-			prefix = r.Type + ":" + probeHost(r.URL, "")
-		}
 	}
-	sum := sha256.Sum256(b)
-	return prefix + "#" + hex.EncodeToString(sum[:6])
-}
-
-// probeHost is the host (and port) a probe talks to, for a readable ID.
-func probeHost(rawURL, addr string) string {
-	if addr != "" {
-		if h, p, err := net.SplitHostPort(addr); err == nil {
-			return net.JoinHostPort(h, p)
-		}
-		return strconv.Quote(addr)
-	}
-	if u, err := url.Parse(rawURL); err == nil && u.Host != "" {
-		return u.Host
-	}
-	return ""
+	return b
 }

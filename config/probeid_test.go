@@ -2,15 +2,15 @@ package config
 
 import (
 	"reflect"
-	"strings"
 	"testing"
 	"time"
 )
 
-// TestProbeIDCoversEverySetting changes each field of Probe and Readiness
-// in turn and expects a different ID: a field added later and left out
-// of ProbeID would make endpoints that probe differently share a prober.
-func TestProbeIDCoversEverySetting(t *testing.T) {
+// TestProbeKeyCoversEverySetting changes each field of Probe and
+// Readiness in turn and expects a different key: a field added later and
+// left out of probeKey would make endpoints that probe differently share
+// a prober.
+func TestProbeKeyCoversEverySetting(t *testing.T) {
 	baseL := func() *Probe {
 		return &Probe{Type: "http", URL: "http://db1.example:8080/health", Method: "GET", ExpectStatus: []int{200},
 			Interval: Duration(time.Second), Timeout: Duration(time.Second / 2), Rise: 2, Fall: 3, FastInterval: Duration(time.Second / 4)}
@@ -19,18 +19,13 @@ func TestProbeIDCoversEverySetting(t *testing.T) {
 		return &Readiness{Type: "prometheus", URL: "http://db1.example:9187/metrics", Metric: "lag", Labels: map[string]string{"a": "b"},
 			MaxLag: Duration(10 * time.Second), Hold: Duration(30 * time.Second), Interval: Duration(time.Second), Timeout: Duration(time.Second / 2)}
 	}
-	id := ProbeID(baseL(), baseR())
-	if id != ProbeID(baseL(), baseR()) {
-		t.Fatal("equal settings give different IDs")
+	key := func(l *Probe, r *Readiness) string { return string(probeKey(l, r)) }
+	id := key(baseL(), baseR())
+	if id != key(baseL(), baseR()) {
+		t.Fatal("equal settings give different keys")
 	}
-	if !strings.HasPrefix(id, "http:db1.example:8080#") {
-		t.Errorf("ID %q does not name what it probes", id)
-	}
-	if ProbeID(nil, nil) != "" {
-		t.Error("an endpoint without probes has a probe ID")
-	}
-	if ProbeID(baseL(), nil) == id || ProbeID(nil, baseR()) == id {
-		t.Error("dropping a probe keeps the ID")
+	if key(baseL(), nil) == id || key(nil, baseR()) == id || key(baseL(), nil) == key(nil, nil) {
+		t.Error("dropping a probe keeps the key")
 	}
 	// bump sets a field to a value different from base's.
 	bump := func(f reflect.Value) bool {
@@ -43,7 +38,7 @@ func TestProbeIDCoversEverySetting(t *testing.T) {
 			f.SetBool(!f.Bool())
 		case reflect.Slice:
 			if f.Type().Elem().Kind() == reflect.Uint8 {
-				return false // CAPEM: content read later, see ProbeID
+				return false // CAPEM: content read later, see probeKey
 			}
 			f.Set(reflect.Append(f, reflect.ValueOf(201)))
 		case reflect.Map:
@@ -67,9 +62,51 @@ func TestProbeIDCoversEverySetting(t *testing.T) {
 			if !bump(v.Field(i)) {
 				continue
 			}
-			if ProbeID(l, r) == id {
-				t.Errorf("%s.%s is not part of the probe ID", tc.name, name)
+			if key(l, r) == id {
+				t.Errorf("%s.%s is not part of the probe key", tc.name, name)
 			}
 		}
+	}
+}
+
+// TestProbeIDs: endpoints that probe alike share the first one's ID,
+// whatever names they belong to; other settings or no probes do not.
+func TestProbeIDs(t *testing.T) {
+	c, err := Parse([]byte(`
+regions: [{name: eu, latitude: 50, longitude: 8}, {name: us, latitude: 40, longitude: -75}]
+health: {interval: 2s}
+zones:
+  - apex: gslb.example
+    nameservers: [{name: ns.example.net.}]
+    names:
+      - name: www
+        endpoints:
+          - {region: eu, addresses: [192.0.2.1], liveness: {url: "http://lb-eu.example/health"}}
+          - {region: us, addresses: [192.0.2.2], liveness: {url: "http://lb-us.example/health"}}
+      - name: api
+        endpoints:
+          - {region: eu, addresses: [192.0.2.1], liveness: {url: "http://lb-eu.example/health", interval: 2s}}
+          - {region: us, addresses: [192.0.2.2], liveness: {url: "http://lb-us.example/health", fall: 9}}
+      - name: static
+        endpoints:
+          - {region: eu, addresses: [192.0.2.3]}
+`), "probeids.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, e := range c.AllEndpoints() {
+		got[e.ID] = e.ProbeID
+	}
+	want := map[string]string{
+		"eu@www.gslb.example": "eu@www.gslb.example",
+		"us@www.gslb.example": "us@www.gslb.example",
+		// The default interval written out is the same setting.
+		"eu@api.gslb.example":    "eu@www.gslb.example",
+		"us@api.gslb.example":    "us@api.gslb.example",
+		"eu@static.gslb.example": "",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("probe IDs %v, want %v", got, want)
 	}
 }

@@ -119,7 +119,6 @@ func (k *checker) name(path string, n *Name, apex string) {
 		if e.Readiness != nil {
 			k.readiness(ep+".readiness", e.Readiness, live)
 		}
-		e.ProbeID = ProbeID(e.Liveness, e.Readiness)
 	}
 	if withTarget > 0 && withAddrs > 0 {
 		k.p.add(path+".endpoints", "endpoints of one name must all use addresses or all use a target (a CNAME cannot be mixed with A/AAAA)")

@@ -157,6 +157,10 @@ type gep struct {
 	v4, v6           []netip.Addr
 	target           string
 	weight           int
+	// alone are the records answered when e is chosen alone, with the
+	// name's TTL (see epRT.alone); built once here, shared by every
+	// Snapshot of this config.
+	alone [2][]Record
 }
 
 func (e *gep) serves(fam uint8) bool {
@@ -657,6 +661,7 @@ func (c *compiled) compileName(nc *config.Name, z *zone) (*gname, error) {
 			e.target = fqdn(ec.Target, z.apex)
 			g.hasTarget = true
 		}
+		e.alone = *aloneRecords(g, e, g.ttl)
 		if _, dup := c.epIdx[e.id]; dup {
 			return nil, fmt.Errorf("%s: endpoints[%d]: duplicate endpoint id %q", g.fqdn, i, e.id)
 		}

@@ -26,14 +26,7 @@ func (v View) Endpoint(id, probe, region string) EndpointState {
 		es.Lag, es.LagKnown, es.Transition, es.Failed = ts.Lag, ts.LagKnown, ts.Transition, ts.Failed
 		es.LastReady, es.Observers = ts.LastReady, ts.Observers
 	}
-	ed, hasED := v.EndpointDrains[id]
-	rd, hasRD := v.RegionDrains[region]
-	if hasED {
-		es.Drain = &ed
-	}
-	if hasRD {
-		es.RegionDrain = &rd
-	}
+	es.Drain, es.RegionDrain = drainOf(v.EndpointDrains, id), drainOf(v.RegionDrains, region)
 	for _, d := range [2]*Drain{es.Drain, es.RegionDrain} {
 		if d == nil {
 			continue
@@ -66,3 +59,16 @@ func (d Drain) changedAt(t time.Time) time.Time {
 
 // state is e's agreed state in s.
 func (s *Snapshot) state(e *gep) EndpointState { return s.view.Endpoint(e.id, e.probe, e.region) }
+
+// drainOf returns a copy of m[k], or nil. The copy is allocated only when
+// the record exists: most endpoints have none, and Endpoint runs for every
+// endpoint of every rebuilt name.
+func drainOf(m map[string]Drain, k string) *Drain {
+	d, ok := m[k]
+	if !ok {
+		return nil
+	}
+	p := new(Drain)
+	*p = d
+	return p
+}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"maps"
 	"reflect"
+	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/gslbd/gslbd/config"
@@ -24,7 +26,7 @@ func scaleConfig(n int) *config.Config {
 	return cfg
 }
 
-// withState returns a copy of v with one endpoint's state changed.
+// withState returns a copy of v with one probe target's state changed.
 func withState(v View, id string, st State) View {
 	v.Targets = maps.Clone(v.Targets)
 	es := v.Targets[id]
@@ -78,24 +80,78 @@ func TestRepublishSharesUnchanged(t *testing.T) {
 	}
 }
 
-// BenchmarkRepublish measures WithView after one endpoint changes state,
-// the publisher's common case.
+// sharedConfig is scaleConfig(n) with its endpoints probed through
+// targets shared probe targets ("t0", "t1", ...), assigned round robin as
+// bench/scale.sh does: one target serves about 3n/targets endpoints.
+func sharedConfig(n, targets int) *config.Config {
+	cfg := scaleConfig(n)
+	k := 0
+	for i := range cfg.Zones[0].Names {
+		nm := &cfg.Zones[0].Names[i]
+		if !strings.HasPrefix(nm.Name, "c") {
+			continue
+		}
+		for j := range nm.Endpoints {
+			nm.Endpoints[j].ProbeID = fmt.Sprint("t", k%targets)
+			k++
+		}
+	}
+	return cfg
+}
+
+// BenchmarkRepublish measures WithView after one probe target changes
+// state, the publisher's common case: with every endpoint its own target
+// ("own"), one endpoint changes; with 30 shared targets, the names using
+// the target (a thirtieth of them) change.
 func BenchmarkRepublish(b *testing.B) {
 	for _, n := range []int{10_000, 100_000} {
+		for _, shared := range []bool{false, true} {
+			cfg, target := scaleConfig(n), fmt.Sprintf("eu-west@c%d.gslb.test", n/2)
+			kind := "own"
+			if shared {
+				cfg, target, kind = sharedConfig(n, 30), "t0", "30targets"
+			}
+			b.Run(fmt.Sprint(n, "names/", kind), func(b *testing.B) {
+				up := viewOf(cfg, nil)
+				s, err := NewSnapshot(Options{Config: cfg, View: up, Now: t0})
+				if err != nil {
+					b.Fatal(err)
+				}
+				down := withState(up, target, Down)
+				views := [2]View{down, up}
+				b.ReportAllocs()
+				b.ResetTimer()
+				for i := range b.N {
+					s = s.WithView(views[i%2], t0)
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkSnapshotBytes reports the memory a Snapshot of n names with
+// three endpoints each (over 30 shared targets) holds beyond its config:
+// the compiled names and their runtime state.
+func BenchmarkSnapshotBytes(b *testing.B) {
+	for _, n := range []int{10_000, 100_000} {
 		b.Run(fmt.Sprint(n, "names"), func(b *testing.B) {
-			cfg := scaleConfig(n)
-			up := viewOf(cfg, nil)
-			s, err := NewSnapshot(Options{Config: cfg, View: up, Now: t0})
-			if err != nil {
-				b.Fatal(err)
+			cfg := sharedConfig(n, 30)
+			v := viewOf(cfg, nil)
+			var per float64
+			for range b.N {
+				var m0, m1 runtime.MemStats
+				runtime.GC()
+				runtime.ReadMemStats(&m0)
+				s, err := NewSnapshot(Options{Config: cfg, View: v, Now: t0})
+				if err != nil {
+					b.Fatal(err)
+				}
+				runtime.GC()
+				runtime.ReadMemStats(&m1)
+				per = float64(m1.HeapAlloc-m0.HeapAlloc) / float64(n)
+				runtime.KeepAlive(s)
 			}
-			down := withState(up, fmt.Sprintf("eu-west@c%d.gslb.test", n/2), Down)
-			views := [2]View{down, up}
-			b.ReportAllocs()
-			b.ResetTimer()
-			for i := range b.N {
-				s = s.WithView(views[i%2], t0)
-			}
+			b.ReportMetric(per, "bytes/name")
 		})
 	}
 }

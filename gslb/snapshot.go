@@ -45,7 +45,9 @@ type Snapshot struct {
 	rnd  func() float64
 	// rt[g.idx][i] is the state of g.eps[i].
 	rt     [][]epRT
-	writes []writeState // by gname.idx; zero for read names, nil without write names
+	// writes holds the write names' decisions by gname.idx (a map: 100k
+	// read names should not cost a slot each on every publish).
+	writes map[int]writeState
 	events []Event
 	// changes are the events of this build alone, uncapped (Changes).
 	changes []Event
@@ -60,9 +62,10 @@ type epRT struct {
 	transition bool
 	since      time.Time
 	// alone holds the A and AAAA records answered when this endpoint is
-	// chosen alone (the usual answers: 1), built once per Snapshot so the
-	// answer path can hand them out without allocating.
-	alone [2][]Record
+	// chosen alone (the usual answers: 1), so the answer path can hand
+	// them out without allocating: the compiled endpoint's (name TTL), or
+	// for an endpoint in transition a copy with the name's min_ttl.
+	alone *[2][]Record
 }
 
 // NewSnapshot compiles a validated config with a View into a Snapshot.
@@ -122,12 +125,10 @@ func (s *Snapshot) setView(prev *Snapshot, v View, now time.Time) {
 	if prev != nil {
 		s.history = prev.history
 	}
+	if len(s.c.writeNames) > 0 {
+		s.writes = make(map[int]writeState, len(s.c.writeNames))
+	}
 	for _, g := range s.c.writeNames {
-		if s.writes == nil {
-			// Allocated only with write names: read names never index it,
-			// and 100k read names should not pay for it on every publish.
-			s.writes = make([]writeState, len(s.c.names))
-		}
 		rec := v.Active[g.fqdn]
 		s.writes[g.idx] = s.decideWrite(g, rec)
 		if prev != nil {
@@ -141,10 +142,15 @@ func (s *Snapshot) setView(prev *Snapshot, v View, now time.Time) {
 		s.history = slices.Clone(s.history[len(s.history)-maxHistory:])
 	}
 	// Events: every agreed state change from the previous View, in config
-	// order, appended to the carried history.
-	eps := s.c.eps
-	if prev != nil && prev.c == s.c {
+	// order, appended to the carried history. The first Snapshot has no
+	// previous state to change from.
+	var eps []*gep
+	switch {
+	case prev == nil:
+	case prev.c == s.c:
 		eps = changed // a state change is a change same sees
+	default:
+		eps = s.c.eps
 	}
 	for _, e := range eps {
 		var from EndpointState
@@ -245,25 +251,36 @@ func (r *epRT) same(o epRT) bool {
 	return r.state == o.state && r.transition == o.transition && r.since.Equal(o.since)
 }
 
+// aloneRecords builds e's A and AAAA records as answered when e is chosen
+// alone, with TTL ttl. Their capacity is full, so an append by a caller
+// copies instead of writing into a Snapshot.
+func aloneRecords(g *gname, e *gep, ttl uint32) *[2][]Record {
+	var out [2][]Record
+	for f, addrs := range [2][]netip.Addr{e.v4, e.v6} {
+		if len(addrs) == 0 {
+			continue
+		}
+		t := TypeA
+		if f == 1 {
+			t = TypeAAAA
+		}
+		recs := make([]Record, len(addrs))
+		for i, ip := range addrs {
+			recs[i] = Record{Name: g.fqdn, Type: t, TTL: ttl, Data: RData{Addr: ip}}
+		}
+		out[f] = recs
+	}
+	return &out
+}
+
 // buildRT returns the runtime state of g's endpoints under v.
 func buildRT(g *gname, v View) []epRT {
 	out := make([]epRT, len(g.eps))
 	for i, e := range g.eps {
 		es := v.Endpoint(e.id, e.probe, e.region)
-		rt := epRT{state: es.State, transition: es.Transition, since: es.Since}
-		ttl := g.ttl
-		if es.Transition {
-			ttl = g.minTTL
-		}
-		for f, addrs := range [2][]netip.Addr{e.v4, e.v6} {
-			for _, ip := range addrs {
-				t := TypeA
-				if f == 1 {
-					t = TypeAAAA
-				}
-				rt.alone[f] = append(rt.alone[f], Record{Name: g.fqdn, Type: t, TTL: ttl, Data: RData{Addr: ip}})
-			}
-			rt.alone[f] = slices.Clip(rt.alone[f])
+		rt := epRT{state: es.State, transition: es.Transition, since: es.Since, alone: &e.alone}
+		if es.Transition && g.minTTL != g.ttl {
+			rt.alone = aloneRecords(g, e, g.minTTL)
 		}
 		out[i] = rt
 	}

@@ -242,8 +242,8 @@ func aliveCount(v View) int {
 // proposal without quorum or that another record superseded meanwhile.
 func (s *Snapshot) Proposals() []WriteActive {
 	var out []WriteActive
-	for _, w := range s.writes {
-		if w.proposal != nil {
+	for _, g := range s.c.writeNames {
+		if w := s.writes[g.idx]; w.proposal != nil {
 			out = append(out, *w.proposal)
 		}
 	}
@@ -294,11 +294,8 @@ type WriteInfo struct {
 // Writes lists every write name's state, in config order.
 func (s *Snapshot) Writes() []WriteInfo {
 	var out []WriteInfo
-	for gi, g := range s.c.names {
-		if !g.write {
-			continue
-		}
-		w := s.writes[gi]
+	for _, g := range s.c.writeNames {
+		w := s.writes[g.idx]
 		out = append(out, WriteInfo{Name: g.fqdn, Record: w.rec, Region: w.region, Fenced: w.fenced,
 			Reason: w.reason, Proposal: w.proposal, Order: g.order})
 	}
@@ -325,8 +322,8 @@ func (s *Snapshot) ActiveRegion(name string) (region, reason string, ok bool) {
 // automatic failback, or the end of the quorum grace. Zero means none.
 func (s *Snapshot) RebuildAt() time.Time {
 	var t time.Time
-	for _, w := range s.writes {
-		if !w.recheck.IsZero() && (t.IsZero() || w.recheck.Before(t)) {
+	for _, g := range s.c.writeNames {
+		if w := s.writes[g.idx]; !w.recheck.IsZero() && (t.IsZero() || w.recheck.Before(t)) {
 			t = w.recheck
 		}
 	}

@@ -2,6 +2,7 @@ package health
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"maps"
 	"math/rand/v2"
@@ -196,6 +197,24 @@ func (m *Manager) SetTargets(ts []Target) {
 	units := make(map[string]*target, len(ts))
 	order := make([]*target, 0, len(ts))
 	var fresh []*target
+	var carried [][2]*target // {old, new}: same settings under a new ID
+	// renamed finds the old target that probes exactly as spec under
+	// another ID (a reload removed the endpoint the target was named
+	// after); the index of old targets by settings is built at the first
+	// miss only.
+	var bySettings map[string]*target
+	renamed := func(spec Target) *target {
+		if bySettings == nil {
+			bySettings = make(map[string]*target, len(m.units))
+			for _, t := range m.units {
+				bySettings[settingsKey(t.spec)] = t
+			}
+		}
+		if t := bySettings[settingsKey(spec)]; t != nil && t.spec.ID != spec.ID && sameSettings(Target{ID: spec.ID, Liveness: t.spec.Liveness, Readiness: t.spec.Readiness}, spec) {
+			return t
+		}
+		return nil
+	}
 	for _, spec := range ts {
 		if spec.Liveness == nil && spec.Readiness == nil {
 			continue
@@ -208,6 +227,9 @@ func (m *Manager) SetTargets(ts []Target) {
 		if t == nil || !sameSettings(t.spec, spec) {
 			t = m.newTarget(spec)
 			fresh = append(fresh, t)
+			if old := renamed(spec); old != nil && units[old.spec.ID] != old {
+				carried = append(carried, [2]*target{old, t})
+			}
 		}
 		units[spec.ID] = t
 		order = append(order, t)
@@ -231,6 +253,9 @@ func (m *Manager) SetTargets(ts []Target) {
 		}
 	}
 	m.units, m.order, m.configured = units, order, true
+	for _, c := range carried {
+		m.carry(c[0], c[1])
+	}
 	if m.running {
 		for _, t := range fresh {
 			m.schedule(t)
@@ -238,6 +263,43 @@ func (m *Manager) SetTargets(ts []Target) {
 	}
 	m.mu.Unlock()
 	m.checkFirstRound()
+}
+
+// carry gives t, which replaces old under a new ID, old's state: a
+// reload that only renames a target keeps what its probes found, and t
+// emits it at once under the new ID (the cluster forgets the old one).
+// The caller holds m.mu; old is retired.
+func (m *Manager) carry(old, t *target) {
+	old.mu.Lock()
+	mc, obs, has := *old.machine, old.obs, old.hasObs
+	live, lag := old.liveSeen.Load(), old.lagSeen.Load()
+	old.mu.Unlock()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	*t.machine = mc
+	t.liveSeen.Store(live)
+	t.lagSeen.Store(lag)
+	if !has {
+		return
+	}
+	t.obs, t.hasObs = obs, true
+	t.obs.Target = t.spec.ID
+	m.emitMu.Lock()
+	m.emit(t.obs)
+	m.emitMu.Unlock()
+}
+
+// settingsKey encodes how a target probes, whatever its ID. JSON sorts
+// map keys, so equal settings give equal keys.
+func settingsKey(t Target) string {
+	b, err := json.Marshal(struct {
+		L *config.Probe
+		R *config.Readiness
+	}{t.Liveness, t.Readiness})
+	if err != nil {
+		return "id:" + t.ID // unreachable for these plain structs; never match on doubt
+	}
+	return string(b)
 }
 
 // sameSettings reports whether a and b probe the same way, CA contents

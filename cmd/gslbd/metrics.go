@@ -16,6 +16,9 @@ type metrics struct {
 	state       *prometheus.GaugeVec
 	transitions *prometheus.CounterVec
 	failovers   *prometheus.CounterVec
+	// failoverNames are the names with a failovers series of their own
+	// (at most maxFailoverNames; later ones count under "other").
+	failoverNames map[string]bool
 	// Write names: records in force and their changes.
 	writeChanges *prometheus.CounterVec
 	writeTerm    *prometheus.GaugeVec
@@ -41,11 +44,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "gslbd_gslb_target_state", Help: "1 for each probe target's agreed state.",
 		}, []string{"target", "state"}),
 		transitions: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "gslbd_gslb_state_transitions_total", Help: "Agreed endpoint state changes.",
-		}, []string{"endpoint", "from", "to"}),
+			Name: "gslbd_gslb_state_transitions_total", Help: "Agreed endpoint state changes by the endpoint's region.",
+		}, []string{"region", "from", "to"}),
 		failovers: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gslbd_gslb_failover_events_total", Help: "Times a ready endpoint of a GSLB name left the answers.",
 		}, []string{"name"}),
+		failoverNames: map[string]bool{},
 	}
 	m.writeChanges = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "gslbd_write_failovers_total", Help: "Write records (failovers, failbacks, operator moves) this node saw come into force.",
@@ -127,11 +131,29 @@ func (m *metrics) observeSwap(cur, next *gslb.Snapshot) {
 		}
 	}
 	for _, ev := range next.Changes() {
-		m.transitions.WithLabelValues(ev.Endpoint, ev.From.String(), ev.To.String()).Inc()
+		info, ok := next.Endpoint(ev.Endpoint)
+		if !ok {
+			continue
+		}
+		m.transitions.WithLabelValues(info.Region, ev.From.String(), ev.To.String()).Inc()
 		if ev.From == gslb.Ready {
-			if info, ok := next.Endpoint(ev.Endpoint); ok {
-				m.failovers.WithLabelValues(info.GSLBName).Inc()
-			}
+			m.failovers.WithLabelValues(m.failoverName(info.GSLBName)).Inc()
 		}
 	}
+}
+
+// maxFailoverNames bounds the name label of gslbd_gslb_failover_events_total:
+// a region outage under 100k names would otherwise add 100k series.
+const maxFailoverNames = 1000
+
+// failoverName is the label to count a failover of name under: the name
+// for the first maxFailoverNames names that fail over, then "other".
+func (m *metrics) failoverName(name string) string {
+	if !m.failoverNames[name] {
+		if len(m.failoverNames) >= maxFailoverNames {
+			return "other"
+		}
+		m.failoverNames[name] = true
+	}
+	return name
 }
