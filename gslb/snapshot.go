@@ -44,7 +44,7 @@ type Snapshot struct {
 	now  time.Time
 	rnd  func() float64
 	// rt[g.idx][i] is the state of g.eps[i].
-	rt     [][]epRT
+	rt [][]epRT
 	// writes holds the write names' decisions by gname.idx (a map: 100k
 	// read names should not cost a slot each on every publish).
 	writes map[int]writeState
