@@ -121,7 +121,8 @@ h = p = None
 for line in sys.stdin:
     try: e = json.loads(line)
     except ValueError: continue
-    if e.get("msg") == "endpoint state changed" and h is None: h = e["ts"]
+    # "endpoint state changed" is the message of builds before probe targets.
+    if e.get("msg") in ("probe target state changed", "endpoint state changed") and h is None: h = e["ts"]
     if e.get("msg") == "agreed state changed" and p is None: p = e["ts"]
 if h is not None and p is not None: print(f"{(ts(p)-ts(h))*1000:.1f}ms")
 ')

@@ -129,3 +129,30 @@ func start(t *testing.T, m *Manager) (stop func()) {
 	t.Cleanup(stop)
 	return stop
 }
+
+// TestRenamedTargetKeepsState: a reload that renames a target (the
+// endpoint it was named after is gone) but keeps its settings carries its
+// state over and emits it at once under the new ID.
+func TestRenamedTargetKeepsState(t *testing.T) {
+	b := newBackend(t)
+	rec := &recorder{t: t}
+	m := NewManager(Options{Emit: rec.emit})
+	old := b.target("eu@www.example", 0)
+	m.SetTargets([]Target{old})
+	stop := start(t, m)
+	ready := rec.waitFor(t, old.ID, 0, "ready", state(gslb.Ready))
+	stop()
+	renamed := old
+	renamed.ID = "eu@api.example"
+	m.SetTargets([]Target{renamed})
+	o, ok := findObs(m.Snapshot(), renamed.ID)
+	if !ok || o.State != gslb.Ready || !o.Since.Equal(ready.Since) {
+		t.Fatalf("renamed target: %+v (had %v), want ready since %s", o, ok, ready.Since)
+	}
+	if _, ok := findObs(m.Snapshot(), old.ID); ok {
+		t.Fatal("old ID still observed")
+	}
+	if last := rec.all[len(rec.all)-1]; last.Target != renamed.ID || last.State != gslb.Ready {
+		t.Fatalf("last emitted %+v, want the renamed target's state", last)
+	}
+}
