@@ -1,9 +1,11 @@
-// Package cluster makes gslbd nodes agree on every endpoint's state.
+// Package cluster makes gslbd nodes agree on every probe target's state
+// (and so on every endpoint's: each follows its target unless drained).
 //
 // It owns the memberlist setup (bind, advertise, seeds joined with
 // backoff, graceful leave, the encryption keyring and its rotation on
 // reload), the gossip codec, and the table of the latest observation of
-// every node for every endpoint plus the operator drains and the write
+// every node for every probe target (config.Endpoint.ProbeID: one however
+// many endpoints share it) plus the operator drains and the write
 // names' records. It turns that table into a gslb.View by calling
 // the pure agreement rule gslb.Agree; it decides nothing about health
 // itself, it only moves bytes.
@@ -16,13 +18,13 @@
 // Gossip. A node broadcasts its own observation when the state changes
 // and re-broadcasts all of its own every Refresh, through a
 // memberlist.TransmitLimitedQueue with named broadcasts
-// ("obs/<node>/<endpoint>", "drain/<endpoint>", "write/<name>") so a newer
+// ("obs/<node>/<target>", "drain/<endpoint>", "write/<name>") so a newer
 // record replaces a queued older one. A received record that changes a state is
 // re-broadcast once (epidemic relay), which makes convergence fast even
 // when the originator's transmits miss a node. Push/pull
 // (LocalState/MergeRemoteState) exchanges the whole table, so a joining
 // node is up to date before it reports Synced. Every message starts with a
-// protocol version byte (2) and a type byte; unknown versions or types,
+// protocol version byte (3) and a type byte; unknown versions or types,
 // garbage and truncated messages are dropped and counted in
 // gslbd_cluster_messages_dropped_total{reason}. Each observation carries
 // its observer's sequence number (stamped here, never below the wall clock
@@ -31,10 +33,10 @@
 // ignored, and one time-stamped more than a minute in our future is
 // dropped. Only a node speaks for itself: copies of our own observations
 // coming back are never stored. Drains are newest-At-wins (then By), one
-// record per endpoint or per region (gslb.Drain.Key). A region drain is
-// applied through the endpoint-to-region map that Options.Regions and
-// SetRegions give; a drain's maintenance window (From, Until) is
-// evaluated by Agree against this node's clock, and the loop agrees again
+// record per endpoint or per region (gslb.Drain.Key); the View carries
+// them and gslb.View.Endpoint applies them to each endpoint. A drain's
+// maintenance window (From, Until) is evaluated against the View's time
+// (this node's clock), and the loop agrees again
 // at View.DrainChangeAt, so a window starts and ends on every node with
 // nothing gossiped at that moment.
 //

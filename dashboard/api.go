@@ -87,6 +87,10 @@ type EndpointRow struct {
 	Addresses []string `json:"addresses,omitempty"`
 	Target    string   `json:"target,omitempty"`
 	Weight    int      `json:"weight"`
+	// Probe is the endpoint's probe target ("" without probes): the
+	// Observations are of it, and every endpoint with the same Probe
+	// follows the same agreed state unless drained.
+	Probe string `json:"probe,omitempty"`
 	// Active marks the endpoint a write name currently sends to.
 	Active bool       `json:"active,omitempty"`
 	State  gslb.State `json:"state"`
@@ -250,6 +254,7 @@ func endpointRow(ep gslb.EndpointInfo) EndpointRow {
 		Addresses:    ep.Addresses,
 		Target:       ep.Target,
 		Weight:       ep.Weight,
+		Probe:        st.Probe,
 		Active:       ep.Active,
 		State:        st.State,
 		Stale:        st.Stale,
