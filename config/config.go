@@ -282,7 +282,7 @@ type Endpoint struct {
 	ID string `yaml:"-"`
 	// ProbeID names the endpoint's probe target, shared by every endpoint
 	// that probes the same way: the ID of the first of them in config
-	// order; "" without probes. Set by Parse (see assignProbeIDs).
+	// order; "" without probes. Set by Parse (see AssignProbeIDs).
 	ProbeID string `yaml:"-"`
 }
 

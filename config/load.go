@@ -99,7 +99,7 @@ func run(data []byte, source string, withFiles bool) (*Config, error) {
 	}
 	if !p.fatal {
 		check(c, p)
-		assignProbeIDs(c)
+		c.AssignProbeIDs()
 		if withFiles {
 			resolveFiles(c, p)
 		}

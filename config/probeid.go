@@ -5,7 +5,8 @@ import (
 	"slices"
 )
 
-// assignProbeIDs sets every endpoint's ProbeID: endpoints whose liveness
+// AssignProbeIDs sets every endpoint's ProbeID (Parse and Prepare do;
+// call it again after changing a parsed config's probe settings): endpoints whose liveness
 // probe and readiness source are identical share one probe target, named
 // by the ID of the first of them in config order, so one prober and one
 // gossiped observation serve all of them. The ID depends on which
@@ -13,20 +14,25 @@ import (
 // whose configs differ only in per-node probe details (a query string
 // naming the node) still agree on every target. Endpoints without probes
 // get "": they are ready unless drained and need no observation.
-func assignProbeIDs(c *Config) {
-	first := map[string]string{}
+//
+// Endpoints of one target also share the first one's Probe and Readiness
+// values (they are equal): 100k names over a few targets keep a few
+// probe settings in memory, not one copy per endpoint.
+func (c *Config) AssignProbeIDs() {
+	first := map[string]*Endpoint{}
 	for _, e := range c.AllEndpoints() {
 		if e.Liveness == nil && e.Readiness == nil {
 			e.ProbeID = ""
 			continue
 		}
 		key := string(probeKey(e.Liveness, e.Readiness))
-		id, ok := first[key]
+		f, ok := first[key]
 		if !ok {
-			id = e.ID
-			first[key] = id
+			first[key] = e
+			e.ProbeID = e.ID
+			continue
 		}
-		e.ProbeID = id
+		e.ProbeID, e.Liveness, e.Readiness = f.ID, f.Liveness, f.Readiness
 	}
 }
 

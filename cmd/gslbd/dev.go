@@ -121,6 +121,8 @@ func (d *devBackends) rewire(cfg *config.Config) {
 			}
 		}
 	}
+	// Endpoints that probed alike may not any more.
+	cfg.AssignProbeIDs()
 }
 
 func rehost(raw, hostport string) string {

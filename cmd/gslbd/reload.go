@@ -205,6 +205,7 @@ func (p *publisher) reloadDone(ctx context.Context, res reloadResult) {
 		p.log.Warn("settings changed that need a restart; the running values stay", zap.Strings("settings", restart))
 	}
 	p.log.Info("config reloaded", zap.String("hash", cfg.Hash), zap.Duration("took", took))
+	releaseMemory()
 }
 
 func (p *publisher) reloadFailed(start time.Time, err error) {
