@@ -26,11 +26,16 @@ type compiled struct {
 	// eps lists every endpoint in config order; epIdx maps ID -> index.
 	eps   []*gep
 	epIdx map[string]int
-	// byProbe and byRegion list the names with an endpoint of each probe
-	// target and region (each name once, in config order): a republish
-	// rebuilds only the names whose target or region drain changed.
-	byProbe  map[string][]*gname
-	byRegion map[string][]*gname
+	// probes lists every probe target ID once, in config order, and
+	// probeNames[i] the names with an endpoint of probes[i]; byRegion
+	// lists the names with an endpoint in each region (each name once, in
+	// config order). A republish rebuilds only the names whose target or
+	// region drain changed. probeIdx maps a target ID to its index in
+	// probes.
+	probes     []string
+	probeNames [][]*gname
+	probeIdx   map[string]int
+	byRegion   map[string][]*gname
 	// writeNames are the write names, in config order.
 	writeNames []*gname
 	// cidr4 and cidr6 are the CIDR map's networks sorted by address, to
@@ -252,7 +257,7 @@ func compile(cfg *config.Config) (*compiled, error) {
 		byName:   map[string]*gname{},
 		regions:  map[string]*config.Region{},
 		epIdx:    map[string]int{},
-		byProbe:  map[string][]*gname{},
+		probeIdx: map[string]int{},
 		byRegion: map[string][]*gname{},
 	}
 	var errs []error
@@ -670,7 +675,14 @@ func (c *compiled) compileName(nc *config.Name, z *zone) (*gname, error) {
 		g.eps = append(g.eps, e)
 		regions[e.region] = true
 		if e.probe != "" && !slices.ContainsFunc(g.eps[:i], func(o *gep) bool { return o.probe == e.probe }) {
-			c.byProbe[e.probe] = append(c.byProbe[e.probe], g)
+			pi, ok := c.probeIdx[e.probe]
+			if !ok {
+				pi = len(c.probes)
+				c.probeIdx[e.probe] = pi
+				c.probes = append(c.probes, e.probe)
+				c.probeNames = append(c.probeNames, nil)
+			}
+			c.probeNames[pi] = append(c.probeNames[pi], g)
 		}
 		if !slices.ContainsFunc(g.eps[:i], func(o *gep) bool { return o.region == e.region }) {
 			c.byRegion[e.region] = append(c.byRegion[e.region], g)

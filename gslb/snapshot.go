@@ -195,11 +195,11 @@ func (c *compiled) dirtyNames(old, v View) []*gname {
 			dirty[g.idx] = true
 		}
 	}
-	for probe, gs := range c.byProbe {
+	for i, probe := range c.probes {
 		a, okA := old.Targets[probe]
 		b, okB := v.Targets[probe]
 		if okA != okB || a.State != b.State || a.Transition != b.Transition || !a.Since.Equal(b.Since) {
-			mark(gs...)
+			mark(c.probeNames[i]...)
 		}
 	}
 	for id := range drainChanges(old.EndpointDrains, v.EndpointDrains, old.At, v.At) {
