@@ -204,6 +204,9 @@ func (m *Manager) SetTargets(ts []Target) {
 	// miss only.
 	var bySettings map[string]*target
 	renamed := func(spec Target) *target {
+		if len(m.units) == 0 {
+			return nil // the first SetTargets: nothing to carry over
+		}
 		if bySettings == nil {
 			bySettings = make(map[string]*target, len(m.units))
 			for _, t := range m.units {
