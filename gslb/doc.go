@@ -110,16 +110,21 @@
 //
 // # Agreement
 //
-// Agree merges every node's latest observations into a View by quorum,
-// ignoring stale observations and dead members, keeping the last state
-// when no live node has a fresh one, holding ready endpoints while this
-// node is isolated (bounded by IsolationHold), and applying drains.
+// Agree merges every node's latest observations of every probe target
+// into a View by quorum, ignoring stale observations and dead members,
+// keeping the last state when no live node has a fresh one, and holding
+// ready targets while this node is isolated (bounded by IsolationHold).
+// Endpoints whose probes are identical share one target
+// (config.Endpoint.ProbeID), so the work is per target, not per endpoint.
 //
-// A drain is of one endpoint or of a whole region (AgreeInput.Regions
-// maps endpoints to regions) and may be a maintenance window: Drain.StatusAt
-// is the pure rule (in effect from From, inclusive, until Until,
-// exclusive), evaluated at AgreeInput.Now; View.DrainChangeAt is the next
-// window edge, when the caller must agree again.
+// View.Endpoint gives an endpoint's state: its target's, unless a drain
+// takes it out; an endpoint without probes is Ready unless drained. A
+// drain is of one endpoint or of a whole region and may be a maintenance
+// window: Drain.StatusAt is the pure rule (in effect from From,
+// inclusive, until Until, exclusive), evaluated at the View's time;
+// View.DrainChangeAt is the next window edge, when the caller must agree
+// again. A Snapshot built with WithView rebuilds only the names that use
+// a target or a drain that changed.
 //
 // # Changes
 //
