@@ -1,18 +1,20 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"reflect"
+	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/goccy/go-yaml"
-	"github.com/goccy/go-yaml/ast"
-	"github.com/goccy/go-yaml/parser"
+	"go.yaml.in/yaml/v3"
 )
 
 // maxDepth bounds recursion so a hostile file (deep nesting, alias loops)
@@ -25,13 +27,13 @@ const maxDepth = 64
 // alone: a large zone is not an attack.
 const maxAliasValues = 100000
 
-// problems collects every Problem of one parse, with the line of every
-// field path seen in the source so later checks can point at lines too.
+// problems collects every Problem of one parse, and finds the line of
+// any field path in the parsed file so later checks can point at lines
+// too.
 type problems struct {
 	list []Problem
-	// lines maps a field path ("zones[0].names[1]") to its 1-based line;
-	// a path is present exactly when the key or item was in the file.
-	lines map[string]int
+	// root is the parsed file, where locate finds a path's line.
+	root *yaml.Node
 	// bad marks paths whose value could not be decoded, so later checks do
 	// not pile follow-on complaints onto the same field.
 	bad map[string]bool
@@ -41,24 +43,20 @@ type problems struct {
 }
 
 func newProblems() *problems {
-	return &problems{lines: map[string]int{}, bad: map[string]bool{}}
+	return &problems{bad: map[string]bool{}}
 }
 
-// present reports whether path was written in the file.
+// present reports whether path was written in the file (directly or
+// through a merge key).
 func (p *problems) present(path string) bool {
-	_, ok := p.lines[path]
-	return ok
+	_, exact := locate(p.root, path, 0)
+	return exact
 }
 
 // lineOf finds the line of path or of its nearest ancestor written in the file.
 func (p *problems) lineOf(path string) int {
-	for path != "" {
-		if l, ok := p.lines[path]; ok {
-			return l
-		}
-		path = parentPath(path)
-	}
-	return 0
+	line, _ := locate(p.root, path, 0)
+	return line
 }
 
 // parentPath strips the last element: "a.b[2]" -> "a.b", "a.b" -> "a".
@@ -112,60 +110,172 @@ func joinPath(path, key string) string {
 	return path + "." + key
 }
 
-// parseYAML parses data with goccy/go-yaml and decodes it strictly into c:
-// unknown keys, duplicate keys, wrong kinds and out-of-range numbers are
-// all reported (not just the first), each with its path and line.
+// parseYAML parses data with go.yaml.in/yaml/v3 into its node tree (no
+// value is decoded and no alias expanded there) and decodes it strictly
+// into c: unknown keys, duplicate keys, wrong kinds and out-of-range
+// numbers are all reported (not just the first), each with its path and
+// line.
 func parseYAML(data []byte, c *Config, p *problems) {
-	file, err := parser.ParseBytes(data, 0)
+	bodies, err := parseDocuments(data)
 	if err != nil {
-		line := 0
-		msg := err.Error()
-		var ye yaml.Error
-		if errors.As(err, &ye) {
-			msg = ye.GetMessage()
-			if tk := ye.GetToken(); tk != nil && tk.Position != nil {
-				line = tk.Position.Line
-			}
-		}
+		line, msg := syntaxError(err, data)
 		p.addAt("", line, "YAML syntax error: %s", msg)
 		p.fatal = true
 		return
 	}
-	var bodies []ast.Node
-	for _, doc := range file.Docs {
-		if doc == nil || doc.Body == nil {
-			continue
-		}
-		if _, ok := doc.Body.(*ast.CommentGroupNode); ok {
-			continue
-		}
-		bodies = append(bodies, doc.Body)
-	}
 	if len(bodies) > 1 {
-		p.addAt("", nodeLine(bodies[1]), "the file holds %d YAML documents; want one", len(bodies))
+		p.addAt("", bodies[1].Line, "the file holds %d YAML documents; want one", len(bodies))
 		return
 	}
 	if len(bodies) == 0 {
 		return // empty file: validation reports what is missing
 	}
-	d := &decoder{p: p, anchors: map[string]ast.Node{}, fields: map[reflect.Type]structFields{}}
-	// Register every anchor first, so an anchor kept under an unknown key
-	// (already reported) does not also make its aliases fail.
-	ast.Walk(anchorCollector(d.anchors), bodies[0])
+	p.root = bodies[0]
+	d := &decoder{p: p, fields: map[reflect.Type]structFields{}}
 	d.decode(bodies[0], reflect.ValueOf(c).Elem(), "")
 }
 
+// parseDocuments parses every document in data into a node tree and
+// returns the bodies of those that are not empty.
+func parseDocuments(data []byte) (bodies []*yaml.Node, err error) {
+	defer func() {
+		// The parser panics with an "internal error" on a few malformed
+		// inputs instead of returning one; bad input must not stop gslbd.
+		if r := recover(); r != nil {
+			bodies, err = nil, fmt.Errorf("%v", r)
+		}
+	}()
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	for {
+		var doc yaml.Node
+		if err := dec.Decode(&doc); errors.Is(err, io.EOF) {
+			return bodies, nil
+		} else if err != nil {
+			return nil, err
+		}
+		if len(doc.Content) == 1 && !isNull(doc.Content[0]) {
+			bodies = append(bodies, doc.Content[0])
+		}
+	}
+}
+
+var (
+	errLine       = regexp.MustCompile(`^line (\d+): (.*)$`)
+	unknownAnchor = regexp.MustCompile(`^unknown anchor '(.*)' referenced$`)
+	// parserProblem matches the parser's (not the scanner's) messages.
+	parserProblem = regexp.MustCompile(`^(did not find expected|found duplicate %|found incompatible YAML|found undefined tag)`)
+)
+
+// syntaxError splits a YAML error into its line and message. The line
+// yaml.v3 gives for a scanner error is right; for a parser error it is
+// the line before the start of the enclosing block, so the line is found
+// again by parserErrorLine. The parser names no line for an unknown
+// anchor; the first use of the alias is it.
+func syntaxError(err error, data []byte) (int, string) {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	if m := errLine.FindStringSubmatch(msg); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		if parserProblem.MatchString(m[2]) {
+			line = parserErrorLine(data, m[2])
+		}
+		return line, m[2]
+	}
+	if m := unknownAnchor.FindStringSubmatch(msg); m != nil {
+		if i := bytes.Index(data, []byte("*"+m[1])); i >= 0 {
+			return 1 + bytes.Count(data[:i], []byte{'\n'}), "unknown alias *" + m[1]
+		}
+	}
+	return 0, msg
+}
+
+// parserErrorLine is the line of the token a parser error is about,
+// found again since yaml.v3 names the line before the enclosing block.
+// Fed one byte at a time, the parser shows how far the scanner read: to
+// the offending token plus some look-ahead, which may reach the next
+// line holding something (its first token, when a comment sits between).
+// So while the file cut after the line above still fails with the same
+// message, the problem is there. It runs only for a refused file and
+// parses it a few times at most.
+func parserErrorLine(data []byte, msg string) int {
+	r := &byteReader{data: data}
+	func() {
+		defer func() { _ = recover() }() // as in parseDocuments
+		dec := yaml.NewDecoder(r)
+		for {
+			var doc yaml.Node
+			if dec.Decode(&doc) != nil {
+				return
+			}
+		}
+	}()
+	if r.off == 0 {
+		return 1
+	}
+	lines := bytes.SplitAfter(data, []byte{'\n'})
+	line := 1 + bytes.Count(data[:r.off-1], []byte{'\n'}) // of the last byte read
+	// end is the offset just past line.
+	end := func(line int) int {
+		n := 0
+		for _, l := range lines[:line] {
+			n += len(l)
+		}
+		return n
+	}
+	for range 8 {
+		prev := line - 1
+		for prev > 0 {
+			if t := bytes.TrimSpace(lines[prev-1]); len(t) > 0 && t[0] != '#' {
+				break
+			}
+			prev--
+		}
+		if prev == 0 {
+			break
+		}
+		_, err := parseDocuments(data[:end(prev)])
+		if err == nil || errorText(err) != msg {
+			break
+		}
+		line = prev
+	}
+	return line
+}
+
+// errorText is a YAML error's message without its "yaml: line N: " prefix.
+func errorText(err error) string {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	if m := errLine.FindStringSubmatch(msg); m != nil {
+		return m[2]
+	}
+	return msg
+}
+
+// byteReader hands its data out one byte per Read.
+type byteReader struct {
+	data []byte
+	off  int
+}
+
+func (r *byteReader) Read(p []byte) (int, error) {
+	if r.off >= len(r.data) {
+		return 0, io.EOF
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	p[0] = r.data[r.off]
+	r.off++
+	return 1, nil
+}
+
 type decoder struct {
-	p       *problems
-	anchors map[string]ast.Node
-	depth   int
+	p     *problems
+	depth int
 	// expanding is above zero while decoding a value reached through an
 	// alias or a merge key; only those values count against nodes.
 	expanding int
 	nodes     int
-	// viaAlias is set by resolve when it followed an alias.
-	viaAlias bool
-	fields   map[reflect.Type]structFields
+	fields    map[reflect.Type]structFields
 }
 
 type structFields struct {
@@ -173,52 +283,44 @@ type structFields struct {
 	names []string
 }
 
-func nodeLine(n ast.Node) int {
+func nodeLine(n *yaml.Node) int {
 	if n == nil {
 		return 0
 	}
-	if tk := n.GetToken(); tk != nil && tk.Position != nil {
-		return tk.Position.Line
-	}
-	return 0
+	return n.Line
 }
 
-// resolve follows anchors, aliases and tags to the node holding the value.
-func (d *decoder) resolve(n ast.Node, path string) ast.Node {
-	for range maxDepth {
-		switch t := n.(type) {
-		case *ast.AnchorNode:
-			if t.Name != nil {
-				d.anchors[t.Name.GetToken().Value] = t.Value
-			}
-			n = t.Value
-		case *ast.AliasNode:
-			name := ""
-			if t.Value != nil {
-				name = t.Value.GetToken().Value
-			}
-			target, ok := d.anchors[name]
-			if !ok {
-				d.p.decodeFail(path, nodeLine(t), "unknown alias *%s", name)
-				return nil
-			}
-			d.viaAlias = true
-			n = target
-		case *ast.TagNode:
-			n = t.Value
-		case *ast.CommentGroupNode:
-			return nil
-		default:
-			return n
-		}
+// resolve follows an alias to the node it names; viaAlias says it did.
+// The parser links every alias to an anchored node that is not itself an
+// alias, so one step suffices.
+func resolve(n *yaml.Node) (_ *yaml.Node, viaAlias bool) {
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		return n.Alias, true
 	}
-	d.p.decodeFail(path, nodeLine(n), "anchors and aliases nest too deeply")
-	return nil
+	return n, false
+}
+
+// isNull reports a null scalar: empty, "~" or "null" unquoted.
+func isNull(n *yaml.Node) bool {
+	return n.Kind == yaml.ScalarNode && tagOf(n) == "!!null"
+}
+
+// tagOf is the YAML type of a scalar: its standard tag ("!!int",
+// "!!str", ...) as written or resolved from its text. A value with a
+// custom tag ("!foo 5") is typed by its text, as if untagged.
+func tagOf(n *yaml.Node) string {
+	if strings.HasPrefix(n.Tag, "!!") {
+		return n.Tag
+	}
+	if n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle|yaml.LiteralStyle|yaml.FoldedStyle) != 0 {
+		return "!!str"
+	}
+	return (&yaml.Node{Kind: yaml.ScalarNode, Value: n.Value}).ShortTag()
 }
 
 var durationType = reflect.TypeFor[Duration]()
 
-func (d *decoder) decode(n ast.Node, v reflect.Value, path string) {
+func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	d.depth++
 	defer func() { d.depth-- }()
 	if d.p.fatal {
@@ -229,19 +331,15 @@ func (d *decoder) decode(n ast.Node, v reflect.Value, path string) {
 		return
 	}
 	line := nodeLine(n)
-	d.viaAlias = false
-	n = d.resolve(n, path)
-	if d.viaAlias {
+	n, viaAlias := resolve(n)
+	if viaAlias {
 		d.expanding++
 		defer func() { d.expanding-- }()
 	}
-	if !d.spend(line, path) || n == nil {
+	if !d.spend(line, path) {
 		return
 	}
-	if _, ok := d.p.lines[path]; !ok && path != "" {
-		d.p.lines[path] = nodeLine(n)
-	}
-	if n.Type() == ast.NullType {
+	if isNull(n) {
 		v.Set(reflect.Zero(v.Type()))
 		return
 	}
@@ -266,43 +364,15 @@ func (d *decoder) decode(n ast.Node, v reflect.Value, path string) {
 }
 
 // kindName names the YAML shape of n for messages.
-func kindName(n ast.Node) string {
-	switch n.(type) {
-	case *ast.MappingNode, *ast.MappingValueNode:
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
 		return "a mapping"
-	case *ast.SequenceNode:
+	case yaml.SequenceNode:
 		return "a list"
 	default:
-		return fmt.Sprintf("%q", scalarText(n))
+		return fmt.Sprintf("%q", n.Value)
 	}
-}
-
-// scalarText is the source text of a scalar as the user wrote it (so a TXT
-// value of 0123 stays "0123").
-func scalarText(n ast.Node) string {
-	switch t := n.(type) {
-	case *ast.StringNode:
-		return t.Value
-	case *ast.LiteralNode:
-		if t.Value != nil {
-			return t.Value.Value
-		}
-		return ""
-	case *ast.NullNode:
-		return ""
-	}
-	if tk := n.GetToken(); tk != nil {
-		return tk.Value
-	}
-	return ""
-}
-
-func isScalar(n ast.Node) bool {
-	switch n.(type) {
-	case *ast.MappingNode, *ast.MappingValueNode, *ast.SequenceNode:
-		return false
-	}
-	return true
 }
 
 func fieldMap(t reflect.Type) (map[string]int, []string) {
@@ -320,9 +390,8 @@ func fieldMap(t reflect.Type) (map[string]int, []string) {
 	return m, names
 }
 
-func (d *decoder) structure(n ast.Node, v reflect.Value, path string) {
-	mn, ok := n.(ast.MapNode)
-	if !ok {
+func (d *decoder) structure(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind != yaml.MappingNode {
 		d.p.decodeFail(path, nodeLine(n), "want a mapping, got %s", kindName(n))
 		return
 	}
@@ -333,33 +402,34 @@ func (d *decoder) structure(n ast.Node, v reflect.Value, path string) {
 	}
 	fields, names := sf.index, sf.names
 	// Merge keys ("<<: *base") go first so that explicit keys override them
-	// wherever they are written.
-	var own []*ast.MappingValueNode
-	for it := mn.MapRange(); it.Next(); {
-		kv := it.KeyValue()
-		if kv.Key != nil && kv.Key.IsMergeKey() {
-			d.merge(kv.Value, v, path)
+	// wherever they are written. Keys are compared in a small slice: a
+	// mapping holds a handful of them, and a map per mapping would cost
+	// more than the whole decode of a large zone.
+	var seen []string
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if k := n.Content[i]; k.Kind == yaml.ScalarNode && k.Tag == "!!merge" {
+			d.merge(n.Content[i+1], v, path)
+		}
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := n.Content[i], n.Content[i+1]
+		if k.Kind == yaml.ScalarNode && k.Tag == "!!merge" {
 			continue
 		}
-		own = append(own, kv)
-	}
-	seen := map[string]bool{}
-	for _, kv := range own {
-		key := keyText(kv.Key)
+		key := keyText(k)
 		kpath := joinPath(path, key)
-		kline := nodeLine(kv.Key)
-		if seen[key] {
+		kline := nodeLine(k)
+		if slices.Contains(seen, key) {
 			d.p.decodeFail(kpath, kline, "duplicate key %q", key)
 			continue
 		}
-		seen[key] = true
-		i, ok := fields[key]
+		seen = append(seen, key)
+		fi, ok := fields[key]
 		if !ok {
 			d.p.addAt(kpath, kline, "unknown key %q%s", key, suggest(key, names))
 			continue
 		}
-		d.p.lines[kpath] = kline
-		d.decode(kv.Value, v.Field(i), kpath)
+		d.decode(val, v.Field(fi), kpath)
 	}
 }
 
@@ -378,32 +448,36 @@ func (d *decoder) spend(line int, path string) bool {
 	return d.nodes <= maxAliasValues
 }
 
-func (d *decoder) merge(n ast.Node, v reflect.Value, path string) {
+func (d *decoder) merge(n *yaml.Node, v reflect.Value, path string) {
 	d.expanding++
 	defer func() { d.expanding-- }()
-	if !d.spend(nodeLine(n), path) {
+	d.depth++
+	defer func() { d.depth-- }()
+	if d.p.fatal || !d.spend(nodeLine(n), path) {
 		return
 	}
-	n = d.resolve(n, path)
-	switch t := n.(type) {
-	case nil:
-	case *ast.SequenceNode:
-		for _, item := range t.Values {
-			d.structure(d.resolve(item, path), v, path)
-		}
-	default:
-		d.structure(n, v, path)
+	if d.depth > maxDepth {
+		d.p.decodeFail(path, nodeLine(n), "nesting too deep")
+		return
 	}
+	n, _ = resolve(n)
+	if n.Kind == yaml.SequenceNode {
+		for _, item := range n.Content {
+			item, _ = resolve(item)
+			d.structure(item, v, path)
+		}
+		return
+	}
+	d.structure(n, v, path)
 }
 
-func keyText(k ast.MapKeyNode) string {
-	if k == nil {
+// keyText is a mapping key as written (an alias key is the text it names).
+func keyText(k *yaml.Node) string {
+	k, _ = resolve(k)
+	if k.Kind != yaml.ScalarNode {
 		return ""
 	}
-	if mk, ok := k.(*ast.MappingKeyNode); ok && mk.Value != nil {
-		return scalarText(mk.Value)
-	}
-	return scalarText(k)
+	return k.Value
 }
 
 // suggest offers the closest known key for a misspelt one.
@@ -442,63 +516,60 @@ func editDistance(a, b string) int {
 	return prev[len(b)]
 }
 
-func (d *decoder) slice(n ast.Node, v reflect.Value, path string) {
-	sn, ok := n.(*ast.SequenceNode)
-	if !ok {
+func (d *decoder) slice(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind != yaml.SequenceNode {
 		d.p.decodeFail(path, nodeLine(n), "want a list, got %s", kindName(n))
 		return
 	}
-	out := reflect.MakeSlice(v.Type(), len(sn.Values), len(sn.Values))
-	for i, item := range sn.Values {
-		ip := fmt.Sprintf("%s[%d]", path, i)
-		d.p.lines[ip] = nodeLine(item)
+	out := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
+	for i, item := range n.Content {
+		ip := path + "[" + strconv.Itoa(i) + "]"
 		d.decode(item, out.Index(i), ip)
 	}
 	v.Set(out)
 }
 
-func (d *decoder) mapping(n ast.Node, v reflect.Value, path string) {
-	mn, ok := n.(ast.MapNode)
-	if !ok {
+func (d *decoder) mapping(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind != yaml.MappingNode {
 		d.p.decodeFail(path, nodeLine(n), "want a mapping, got %s", kindName(n))
 		return
 	}
 	out := reflect.MakeMap(v.Type())
 	seen := map[string]bool{}
-	for it := mn.MapRange(); it.Next(); {
-		kv := it.KeyValue()
-		key := keyText(kv.Key)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := n.Content[i], n.Content[i+1]
+		key := keyText(k)
 		kpath := joinPath(path, key)
-		kline := nodeLine(kv.Key)
+		kline := nodeLine(k)
 		if seen[key] {
 			d.p.decodeFail(kpath, kline, "duplicate key %q", key)
 			continue
 		}
 		seen[key] = true
-		d.p.lines[kpath] = kline
 		ev := reflect.New(v.Type().Elem()).Elem()
-		d.decode(kv.Value, ev, kpath)
+		d.decode(val, ev, kpath)
 		out.SetMapIndex(reflect.ValueOf(key).Convert(v.Type().Key()), ev)
 	}
 	v.Set(out)
 }
 
-func (d *decoder) scalar(n ast.Node, v reflect.Value, path string) {
+func (d *decoder) scalar(n *yaml.Node, v reflect.Value, path string) {
 	line := nodeLine(n)
-	if !isScalar(n) {
+	if n.Kind != yaml.ScalarNode {
 		d.p.decodeFail(path, line, "want a single value, got %s", kindName(n))
 		return
 	}
 	switch v.Kind() {
 	case reflect.String:
-		v.SetString(scalarText(n))
+		// The text as written, so a TXT value of 0123 stays "0123".
+		v.SetString(n.Value)
 	case reflect.Bool:
-		b, ok := n.(*ast.BoolNode)
+		b, ok := boolValue(n)
 		if !ok {
 			d.p.decodeFail(path, line, "want true or false, got %s", kindName(n))
 			return
 		}
-		v.SetBool(b.Value)
+		v.SetBool(b)
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
 		i, ok := intValue(n)
 		if !ok || v.OverflowInt(i) {
@@ -515,14 +586,8 @@ func (d *decoder) scalar(n ast.Node, v reflect.Value, path string) {
 		}
 		v.SetUint(uint64(i))
 	case reflect.Float32, reflect.Float64:
-		var f float64
-		switch t := n.(type) {
-		case *ast.FloatNode:
-			f = t.Value
-		case *ast.IntegerNode:
-			i, _ := intValue(t)
-			f = float64(i)
-		default:
+		f, ok := floatValue(n)
+		if !ok {
 			d.p.decodeFail(path, line, "want a number, got %s", kindName(n))
 			return
 		}
@@ -534,28 +599,48 @@ func (d *decoder) scalar(n ast.Node, v reflect.Value, path string) {
 	}
 }
 
-// intValue reads an integer node; uint64 values above MaxInt64 do not fit
-// any field we have and are reported as not ok.
-func intValue(n ast.Node) (int64, bool) {
-	t, ok := n.(*ast.IntegerNode)
-	if !ok {
+// boolValue reads a YAML 1.2 boolean (true or false, in any of its
+// three spellings).
+func boolValue(n *yaml.Node) (bool, bool) {
+	if tagOf(n) != "!!bool" {
+		return false, false
+	}
+	switch strings.ToLower(n.Value) {
+	case "true":
+		return true, true
+	case "false":
+		return false, true
+	}
+	return false, false
+}
+
+// intValue reads an integer scalar (decimal, 0x, 0o, 0b, '_' separators);
+// values beyond int64 do not fit any field we have and are not ok.
+func intValue(n *yaml.Node) (int64, bool) {
+	if tagOf(n) != "!!int" {
 		return 0, false
 	}
-	switch x := t.Value.(type) {
-	case int64:
-		return x, true
-	case uint64:
-		if x > math.MaxInt64 {
-			return 0, false
-		}
-		return int64(x), true
+	i, err := strconv.ParseInt(strings.ReplaceAll(n.Value, "_", ""), 0, 64)
+	return i, err == nil
+}
+
+// floatValue reads a finite number scalar, integer or not: .inf and .nan
+// are no coordinate, weight or duration.
+func floatValue(n *yaml.Node) (float64, bool) {
+	switch tagOf(n) {
+	case "!!int":
+		i, ok := intValue(n)
+		return float64(i), ok
+	case "!!float":
+		f, err := strconv.ParseFloat(strings.ReplaceAll(n.Value, "_", ""), 64)
+		return f, err == nil && !math.IsInf(f, 0) && !math.IsNaN(f)
 	}
 	return 0, false
 }
 
-func (d *decoder) duration(n ast.Node, v reflect.Value, path string) {
+func (d *decoder) duration(n *yaml.Node, v reflect.Value, path string) {
 	line := nodeLine(n)
-	if !isScalar(n) {
+	if n.Kind != yaml.ScalarNode {
 		d.p.decodeFail(path, line, "want a duration such as 1s or 500ms, got %s", kindName(n))
 		return
 	}
@@ -563,18 +648,16 @@ func (d *decoder) duration(n ast.Node, v reflect.Value, path string) {
 		dur time.Duration
 		err error
 	)
-	switch t := n.(type) {
-	case *ast.IntegerNode:
-		i, ok := intValue(t)
+	switch tagOf(n) {
+	case "!!int", "!!float":
+		f, ok := floatValue(n)
 		if !ok {
-			err = fmt.Errorf("duration %s is out of range", t.GetToken().Value)
+			err = fmt.Errorf("duration %s is out of range", n.Value)
 			break
 		}
-		dur, err = secondsDuration(float64(i), t.GetToken().Value)
-	case *ast.FloatNode:
-		dur, err = secondsDuration(t.Value, t.GetToken().Value)
+		dur, err = secondsDuration(f, n.Value)
 	default:
-		dur, err = parseDuration(scalarText(n))
+		dur, err = parseDuration(n.Value)
 	}
 	if err != nil {
 		d.p.decodeFail(path, line, "%v", err)
@@ -605,16 +688,4 @@ func secondsDuration(sec float64, text string) (time.Duration, error) {
 		return 0, fmt.Errorf("duration %s is out of range", text)
 	}
 	return time.Duration(sec * float64(time.Second)), nil
-}
-
-// anchorCollector records anchors for ast.Walk.
-type anchorCollector map[string]ast.Node
-
-func (a anchorCollector) Visit(n ast.Node) ast.Visitor {
-	if t, ok := n.(*ast.AnchorNode); ok && t.Name != nil {
-		if _, seen := a[t.Name.GetToken().Value]; !seen {
-			a[t.Name.GetToken().Value] = t.Value
-		}
-	}
-	return a
 }

@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// UnmarshalYAML lets goccy/go-yaml (and go-yaml style decoders) read a
+// UnmarshalYAML lets go-yaml style decoders (yaml.v3's Unmarshal) read a
 // Duration written as "1s", "500ms" or a bare number of seconds. Parse does
 // not need it (it decodes from the AST itself) but callers decoding parts of
 // a config with yaml.Unmarshal get the same rules.
