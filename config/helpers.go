@@ -4,7 +4,13 @@ package config
 // config order (zones, then names, then endpoints). The pointers alias c:
 // a Config handed to a Snapshot is shared and must not be modified.
 func (c *Config) AllEndpoints() []*Endpoint {
-	var out []*Endpoint
+	n := 0
+	for zi := range c.Zones {
+		for ni := range c.Zones[zi].Names {
+			n += len(c.Zones[zi].Names[ni].Endpoints)
+		}
+	}
+	out := make([]*Endpoint, 0, n)
 	for zi := range c.Zones {
 		z := &c.Zones[zi]
 		for ni := range z.Names {

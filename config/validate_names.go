@@ -67,7 +67,7 @@ func (k *checker) name(path string, n *Name, apex string) {
 	host := strings.TrimSuffix(n.Name, ".")
 	for ei := range n.Endpoints {
 		e := &n.Endpoints[ei]
-		ep := fmt.Sprintf("%s.endpoints[%d]", path, ei)
+		ep := path + ".endpoints[" + strconv.Itoa(ei) + "]"
 		if k.knownRegion(ep+".region", e.Region) && !slices.Contains(usedRegions, e.Region) {
 			usedRegions = append(usedRegions, e.Region)
 		}
@@ -84,7 +84,9 @@ func (k *checker) name(path string, n *Name, apex string) {
 			epNames[e.Name] = ei
 		}
 		e.ID = e.Name + "@" + host
-		k.lengthLimit(ep+".name", "endpoint ID "+strconv.Quote(truncate(e.ID, 40)), e.ID, maxEndpointLen)
+		if len(e.ID) > maxEndpointLen { // the message is built only when needed
+			k.lengthLimit(ep+".name", "endpoint ID "+strconv.Quote(truncate(e.ID, 40)), e.ID, maxEndpointLen)
+		}
 		switch {
 		case len(e.Addresses) > 0 && e.Target != "":
 			k.p.add(ep, "set addresses or target, not both")

@@ -185,9 +185,10 @@ func serve(ctx context.Context, f flags, hup <-chan os.Signal, log *zap.Logger, 
 // probeTargets lists the distinct probe target IDs of cfg in config
 // order, and counts its endpoints, for the cluster.
 func probeTargets(cfg *config.Config) (ids []string, endpoints int) {
-	seen := map[string]bool{}
-	for _, e := range cfg.AllEndpoints() {
-		endpoints++
+	all := cfg.AllEndpoints()
+	endpoints = len(all)
+	seen := make(map[string]bool)
+	for _, e := range all {
 		if e.ProbeID != "" && !seen[e.ProbeID] {
 			seen[e.ProbeID] = true
 			ids = append(ids, e.ProbeID)
