@@ -40,6 +40,9 @@ type problems struct {
 	// fatal is set when a limit stopped decoding: what was decoded is
 	// partial, so validating it would only add follow-on noise.
 	fatal bool
+	// dropped counts problems past maxProblems, which are not kept; once
+	// there are that many, decoding stops (setting fatal).
+	dropped int
 }
 
 func newProblems() *problems {
@@ -84,7 +87,7 @@ func (p *problems) suppressed(path string) bool {
 // add records a problem at path, located at the line of path or its
 // nearest written ancestor.
 func (p *problems) add(path, format string, args ...any) {
-	if p.suppressed(path) {
+	if p.suppressed(path) || p.full() {
 		return
 	}
 	p.list = append(p.list, Problem{Path: path, Line: p.lineOf(path), Msg: fmt.Sprintf(format, args...)})
@@ -93,7 +96,20 @@ func (p *problems) add(path, format string, args ...any) {
 // addAt records a problem at an explicit line (used while decoding, when
 // the path's own line is not the one to blame, e.g. a duplicate key).
 func (p *problems) addAt(path string, line int, format string, args ...any) {
+	if p.full() {
+		return
+	}
 	p.list = append(p.list, Problem{Path: path, Line: line, Msg: fmt.Sprintf(format, args...)})
+}
+
+// full counts a problem past maxProblems instead of keeping it: a file of
+// ten million wrong values must not cost ten million messages.
+func (p *problems) full() bool {
+	if len(p.list) < maxProblems {
+		return false
+	}
+	p.dropped++
+	return true
 }
 
 // decodeFail records a value that could not be decoded and suppresses
@@ -323,7 +339,7 @@ var durationType = reflect.TypeFor[Duration]()
 func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	d.depth++
 	defer func() { d.depth-- }()
-	if d.p.fatal {
+	if d.p.fatal || d.p.dropped > 0 {
 		return
 	}
 	if d.depth > maxDepth {

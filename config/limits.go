@@ -24,13 +24,26 @@ func precheck(data []byte, p *problems) bool {
 		p.fatal = true
 		return false
 	}
-	if line, depth := nesting(data); depth > maxDepth {
+	line, depth, values := nesting(data)
+	if depth > maxDepth {
 		p.addAt("", line, "nesting deeper than %d levels; refusing to parse", maxDepth)
+		p.fatal = true
+		return false
+	}
+	if values > maxValues {
+		p.addAt("", 0, "the file holds about %d values; the limit is %d (some 160,000 GSLB names of three endpoints); refusing to parse", values, maxValues)
 		p.fatal = true
 		return false
 	}
 	return true
 }
+
+// maxValues bounds the values (scalars, lists and mappings) a file may
+// hold, counted from above before parsing: the parsed tree takes a few
+// hundred bytes a value, so the 64 MB size limit alone would let 32
+// million values ("1,1,1,...") take many gigabytes. bench/scale.sh's
+// 100k names (46 MB) are 4.8 million by this count.
+const maxValues = 8_000_000
 
 // nesting estimates the deepest nesting in a YAML text without parsing
 // it, and the line where it first exceeds maxDepth (else the deepest
@@ -38,8 +51,10 @@ func precheck(data []byte, p *problems) bool {
 // plus the "- " sequence markers starting a line; flow nesting counts
 // open '[' and '{' outside quotes and comments. It may over-count odd
 // layouts (text inside block scalars), which at maxDepth levels no
-// config has.
-func nesting(data []byte) (line, deepest int) {
+// config has. It also counts the values the parser would make, from
+// above: every word or quoted string outside comments, every '[' and
+// '{', every "- " marker and every ": " (a mapping at most per key).
+func nesting(data []byte) (line, deepest, values int) {
 	var indents []int // open block indentation levels
 	flow := 0
 	for n, raw := range bytes.Split(data, []byte{'\n'}) {
@@ -68,37 +83,55 @@ func nesting(data []byte) (line, deepest int) {
 			}
 		}
 		var quote byte
+		inWord := false
 		for j := 0; j < len(rest); j++ {
 			ch := rest[j]
+			word := false
 			switch {
 			case quote != 0:
 				if ch == quote {
 					quote = 0
 				}
+				continue
 			case ch == '\'' || ch == '"':
 				quote = ch
+				values++
 			case ch == '#' && (j == 0 || rest[j-1] == ' ' || rest[j-1] == '\t'):
 				j = len(rest)
 			case ch == '[' || ch == '{':
 				flow++
+				values++
 				depth = max(depth, len(indents)+flow)
 			case ch == ']' || ch == '}':
 				if flow > 0 {
 					flow--
 				}
+			case ch == ':' || ch == '-':
+				if j+1 == len(rest) || rest[j+1] == ' ' || rest[j+1] == '\t' || rest[j+1] == '\r' {
+					values++ // a mapping's key or a sequence item
+				} else {
+					word = true
+				}
+			case ch == ' ' || ch == '\t' || ch == '\r' || ch == ',':
+			default:
+				word = true
 			}
+			if word && !inWord {
+				values++
+			}
+			inWord = word
 			if depth > maxDepth {
-				return ln, depth
+				return ln, depth, values
 			}
 		}
 		if depth > deepest {
 			deepest, line = depth, ln
 		}
 		if deepest > maxDepth {
-			return line, deepest
+			return line, deepest, values
 		}
 	}
-	return line, deepest
+	return line, deepest, values
 }
 
 // Limits on values, each with the reason it exists.

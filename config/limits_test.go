@@ -250,3 +250,38 @@ func TestAliasBombOneProblem(t *testing.T) {
 		t.Fatal("alias expansion did not stop")
 	}
 }
+
+// TestValueFloodRefusedBeforeParsing: 16 MB of "1," would be eight
+// million parsed values taking gigabytes; it is refused with one problem
+// before the parser runs, while bench/scale.sh's 100k names (4.8 million
+// by the same count) are not.
+func TestValueFloodRefusedBeforeParsing(t *testing.T) {
+	src := "regions: [" + strings.Repeat("1,", maxValues) + "1]\n"
+	var err error
+	n := allocated(func() { _, err = Parse([]byte(src), "flood.yaml") })
+	e, ok := err.(*Error)
+	if !ok || len(e.Problems) != 1 || !strings.Contains(e.Problems[0].Msg, "values; the limit is") {
+		t.Fatalf("got %.300v", err)
+	}
+	if n > 64<<20 {
+		t.Errorf("refusing a %d MB file allocated %d MB", len(src)>>20, n>>20)
+	}
+	if _, _, values := nesting(scaleConfig(hundredK)); values > maxValues*2/3 {
+		t.Errorf("100k scale names count %d values, too close to the limit %d", values, maxValues)
+	}
+}
+
+// TestWrongValuesStopDecoding: a long list of wrong values stops the
+// decode at maxProblems, with one last line saying so, instead of
+// building a message (and validating) for every one.
+func TestWrongValuesStopDecoding(t *testing.T) {
+	src := "regions: [" + strings.Repeat("1,", 100_000) + "1]\nzones: []\n"
+	e := parseErr(t, src)
+	last := e.Problems[len(e.Problems)-1]
+	if len(e.Problems) != maxProblems+1 || !strings.Contains(last.Msg, "decoding stopped after the first 200") {
+		t.Fatalf("got %d problems, last %q", len(e.Problems), last.Msg)
+	}
+	if p := e.Problems[0]; p.Path != "regions[0]" || !strings.Contains(p.Msg, "want a mapping") {
+		t.Errorf("first problem %v", p)
+	}
+}

@@ -97,16 +97,21 @@ func run(data []byte, source string, withFiles bool) (*Config, error) {
 	if precheck(data, p) {
 		parseYAML(data, c, p)
 	}
-	if !p.fatal {
+	// Problems past the cap stop the decode, and what was decoded is then
+	// partial: validating it would only add follow-on noise.
+	decodeStopped := p.dropped > 0
+	if !p.fatal && !decodeStopped {
 		check(c, p)
 		c.AssignProbeIDs()
 		if withFiles {
 			resolveFiles(c, p)
 		}
 	}
-	if len(p.list) > maxProblems {
-		n := len(p.list) - maxProblems
-		p.list = append(p.list[:maxProblems:maxProblems], Problem{Msg: fmt.Sprintf("%d more problems not shown", n)})
+	switch {
+	case p.dropped > 0 && decodeStopped:
+		p.list = append(p.list, Problem{Msg: fmt.Sprintf("more problems not shown: decoding stopped after the first %d", maxProblems)})
+	case p.dropped > 0:
+		p.list = append(p.list, Problem{Msg: fmt.Sprintf("%d more problems not shown", p.dropped)})
 	}
 	if len(p.list) > 0 {
 		sort.SliceStable(p.list, func(i, j int) bool {
