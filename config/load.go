@@ -108,7 +108,7 @@ func run(data []byte, source string, withFiles bool) (*Config, error) {
 		}
 	}
 	switch {
-	case p.dropped > 0 && decodeStopped:
+	case decodeStopped:
 		p.list = append(p.list, Problem{Msg: fmt.Sprintf("more problems not shown: decoding stopped after the first %d", maxProblems)})
 	case p.dropped > 0:
 		p.list = append(p.list, Problem{Msg: fmt.Sprintf("%d more problems not shown", p.dropped)})
