@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"runtime/debug"
 	"sync/atomic"
 	"time"
 
@@ -54,10 +53,6 @@ func serve(ctx context.Context, f flags, hup <-chan os.Signal, log *zap.Logger, 
 		return err
 	}
 	store.Swap(snap)
-	// Parsing a large config leaves its YAML tree behind as garbage (about
-	// a gigabyte at 100k names); hand it back to the OS now rather than at
-	// the background scavenger's pace.
-	debug.FreeOSMemory()
 	m.configLoaded(cfg)
 	for _, w := range cfg.Warnings {
 		log.Warn("config warning", zap.String("warning", w))
