@@ -240,13 +240,15 @@ func (q *wireQuery) parseECS(b []byte) bool {
 	return true
 }
 
-// nameInterner is implemented by *gslb.Snapshot: it turns a name held in
-// a reused buffer into the Snapshot's own string without allocating.
-type nameInterner interface {
-	InternName(b []byte) (name string, write, ok bool)
+// ownerAnswerer is implemented by *gslb.Snapshot: it finds a name held
+// in a reused buffer, without allocating or keeping it, and answers what
+// it found, so the name is looked up once.
+type ownerAnswerer interface {
+	Lookup(name []byte) gslb.Owner
+	AnswerOwner(o gslb.Owner, qtype uint16, c gslb.Client) (gslb.Answer, error)
 }
 
-var _ nameInterner = (*gslb.Snapshot)(nil)
+var _ ownerAnswerer = (*gslb.Snapshot)(nil)
 
 // fastAnswer answers pkt (parsed into q) into out and returns the reply's
 // length, or errDecline. src is the socket's client address; c the
@@ -258,27 +260,24 @@ func (h *handler) fastAnswer(q *wireQuery, src netip.Addr, out []byte, c *shard)
 	if a == nil || q.cookie != nil && !h.fastCookie(q, src) {
 		return 0, errDecline
 	}
-	name := ""
-	lower := q.lower[:q.lowerLen]
-	if in, ok := a.(nameInterner); ok {
-		n, write, found := in.InternName(lower)
-		if write {
-			// Write names follow the cluster's decisions (quorum, terms):
-			// the full path alone answers them.
-			return 0, errDecline
-		}
-		if found {
-			name = n
-		}
-	}
-	if name == "" {
-		name = string(lower)
-	}
 	client := gslb.Client{Addr: src, SourcePrefix: src.BitLen()}
 	if q.ecs {
 		client = gslb.Client{Addr: q.ecsNet.Addr(), SourcePrefix: q.ecsNet.Bits(), ECS: true}
 	}
-	ans, err := a.Answer(gslb.Question{Name: name, Type: q.qtype}, client)
+	lower := q.lower[:q.lowerLen]
+	var ans gslb.Answer
+	var err error
+	if oa, ok := a.(ownerAnswerer); ok {
+		o := oa.Lookup(lower)
+		if o.Write() {
+			// Write names follow the cluster's decisions (quorum, terms):
+			// the full path alone answers them.
+			return 0, errDecline
+		}
+		ans, err = oa.AnswerOwner(o, q.qtype, client)
+	} else {
+		ans, err = a.Answer(gslb.Question{Name: string(lower), Type: q.qtype}, client)
+	}
 
 	o, known := outcomeOf(err)
 	if !known || (err == nil && !ans.Authoritative) {

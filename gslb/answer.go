@@ -34,47 +34,6 @@ func lowerFQDN(name string) string {
 	return name
 }
 
-// zoneFor returns the zone with the longest apex containing name.
-func (s *Snapshot) zoneFor(name string) *zone {
-	for _, z := range s.c.zones { // longest apex first
-		if inZone(name, z.apex) {
-			return z
-		}
-	}
-	return nil
-}
-
-// cut returns the highest delegation at or above name (below the apex).
-func (z *zone) cut(name string) *node {
-	var found *node
-	for p := name; len(p) > len(z.apex); {
-		if n := z.nodes[p]; n != nil && n.deleg {
-			found = n
-		}
-		i := labelEnd(p)
-		if i < 0 {
-			break
-		}
-		p = p[i+1:]
-	}
-	return found
-}
-
-// labelEnd returns the index of the dot that ends name's first label, or
-// -1. A dot escaped in presentation format ("a\.b" is one label) is not a
-// label boundary; a \DDD escape has no dot to confuse.
-func labelEnd(name string) int {
-	for i := 0; i < len(name); i++ {
-		switch name[i] {
-		case '\\':
-			i++
-		case '.':
-			return i
-		}
-	}
-	return -1
-}
-
 // located finds the client's location at most once per Answer.
 type located struct {
 	done, ok bool
@@ -100,24 +59,16 @@ func (l *located) get(s *Snapshot, c Client) (*geo.Location, bool) {
 // chain that ends in a negative answer is in Answer with the target
 // zone's SOA.
 func (s *Snapshot) Answer(q Question, c Client) (Answer, error) {
-	name := lowerFQDN(q.Name)
-	z := s.zoneFor(name)
-	if z == nil {
-		return Answer{}, ErrNotAuthoritative
-	}
-	if q.Type == typeAXFR || q.Type == typeIXFR {
-		return Answer{Zone: z.apex}, ErrRefused
-	}
-	var l located
-	return s.resolve(z, name, q.Type, c, &l)
+	return s.AnswerOwner(find(s.c, lowerFQDN(q.Name)), q.Type, c)
 }
 
-func (s *Snapshot) resolve(z *zone, name string, qt uint16, c Client, l *located) (Answer, error) {
+func (s *Snapshot) resolve(o Owner, qt uint16, c Client, l *located) (Answer, error) {
+	z := o.z
 	a := Answer{Zone: z.apex, Authoritative: true}
 	for hop := 0; ; hop++ {
 		// DS at a zone cut is the parent's data (RFC 4035 §3.1.4.1), so
 		// it is answered here rather than referred.
-		if d := z.cut(name); d != nil && !(qt == typeDS && hop == 0 && d.name == name) {
+		if d := o.cut; d != nil && !(qt == typeDS && hop == 0 && d == o.n) {
 			if hop > 0 {
 				// The chain leads below a zone cut: the resolver follows
 				// the CNAME itself.
@@ -125,10 +76,10 @@ func (s *Snapshot) resolve(z *zone, name string, qt uint16, c Client, l *located
 			}
 			return Answer{Zone: z.apex, Authority: d.get(TypeNS), Additional: d.glue}, nil
 		}
-		n := z.nodes[name]
+		n := o.n
 		if n == nil {
-			if name == z.whoami {
-				return s.whoami(a, z, name, qt, c, l)
+			if o.whoami {
+				return s.whoami(a, z, z.whoami, qt, c, l)
 			}
 			a.Authority = z.soaNeg
 			return a, ErrNoSuchName
@@ -166,7 +117,7 @@ func (s *Snapshot) resolve(z *zone, name string, qt uint16, c Client, l *located
 			} else {
 				a.Answer = append(a.Answer, recs...)
 			}
-			if qt == TypeNS && name == z.apex {
+			if qt == TypeNS && n.name == z.apex {
 				a.Additional = z.glue
 			}
 			return a, nil
@@ -175,11 +126,10 @@ func (s *Snapshot) resolve(z *zone, name string, qt uint16, c Client, l *located
 		if hop+1 >= maxChase {
 			return a, nil
 		}
-		nz := s.zoneFor(target)
-		if nz == nil {
+		if o = find(s.c, target); o.z == nil {
 			return a, nil
 		}
-		z, name = nz, target
+		z = o.z
 	}
 }
 

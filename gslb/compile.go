@@ -53,6 +53,8 @@ type zone struct {
 	glue   []Record
 	nodes  map[string]*node
 	first  *gname // the zone's first GSLB name, for whoami
+	// hasCuts: some node is a delegation (node.cut is set; lookup.go).
+	hasCuts bool
 }
 
 // node is one owner name. A node with no rrsets and no GSLB name is an
@@ -63,6 +65,7 @@ type node struct {
 	gslb   *gname
 	deleg  bool // NS records below the apex: a zone cut
 	glue   []Record
+	cut    *node // the highest delegation at or above this node (linkCuts)
 }
 
 type rrset struct {
@@ -210,37 +213,6 @@ func fqdn(n, apex string) string {
 		return n + "."
 	}
 	return n + "." + apex
-}
-
-// inZone reports whether name is apex or below it. Both are lower-case
-// FQDNs in presentation format.
-func inZone(name, apex string) bool {
-	if apex == "." {
-		return true
-	}
-	if !strings.HasSuffix(name, apex) {
-		return false
-	}
-	if len(name) == len(apex) {
-		return true
-	}
-	if name[len(name)-len(apex)-1] != '.' {
-		return false
-	}
-	if strings.IndexByte(name, '\\') < 0 {
-		return true
-	}
-	// The dot before apex may be escaped ("x\\.apex" is one label under
-	// apex's parent): walk the real label boundaries.
-	for p := name; ; {
-		i := labelEnd(p)
-		if i < 0 || i == len(p)-1 {
-			return false
-		}
-		if p = p[i+1:]; len(p) <= len(apex) {
-			return len(p) == len(apex)
-		}
-	}
 }
 
 var typeByName = map[string]uint16{
@@ -501,6 +473,7 @@ func (c *compiled) compileZone(zc *config.Zone) (*zone, error) {
 			n.glue = slices.Clip(z.glueFor(n.get(TypeNS)))
 		}
 	}
+	z.linkCuts()
 	return z, nil
 }
 
