@@ -229,8 +229,10 @@ func (d *Database) locate(a netip.Addr) (loc Location, ok bool) {
 type Locator struct {
 	cidr cidrTable
 	dbs  []*Database
-	// placeBase[i] is added to the Place of dbs[i]'s table locations.
-	placeBase []uint32
+	// placeBase[i] is added to the Place of dbs[i]'s table locations;
+	// cidrPlaces are the CIDR map's locations, numbered after them.
+	placeBase  []uint32
+	cidrPlaces []Location
 }
 
 // NewLocator builds a Locator. Entries must have valid, masked prefixes.
@@ -248,7 +250,9 @@ func NewLocator(entries []CIDREntry, dbs ...*Database) (*Locator, error) {
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("geo: %w", errors.Join(errs...))
 	}
-	return &Locator{cidr: t, dbs: append([]*Database(nil), dbs...), placeBase: placeBases(dbs)}, nil
+	l := &Locator{cidr: t, dbs: append([]*Database(nil), dbs...), placeBase: placeBases(dbs)}
+	l.numberCIDR()
+	return l, nil
 }
 
 // Locate returns the location of a, and false when no source knows it.

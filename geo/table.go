@@ -190,39 +190,6 @@ func (t *rangeTable) locate(a netip.Addr) (loc Location, ok, handled bool) {
 	return loc, true, true
 }
 
-// placeBases numbers the table locations of dbs one after the other, as
-// Locator.Places lists them.
-func placeBases(dbs []*Database) []uint32 {
-	out := make([]uint32, len(dbs))
-	n := uint32(0)
-	for i, d := range dbs {
-		out[i] = n
-		if d != nil && d.table != nil {
-			n += uint32(len(d.table.locs))
-		}
-	}
-	return out
-}
-
-// Places lists every location the Locator's compiled databases can
-// return, in the order Location.Place numbers them (Place = index+1). It
-// is built on each call, for callers that precompute per place.
-func (l *Locator) Places() []Location {
-	if l == nil {
-		return nil
-	}
-	var out []Location
-	for _, d := range l.dbs {
-		if d.table != nil {
-			out = append(out, d.table.locs...)
-		}
-	}
-	for i := range out {
-		out[i].Place = uint32(i) + 1
-	}
-	return out
-}
-
 // upper is the index of the first element greater than x.
 func upper[K cmp.Ordered](s []K, x K) int {
 	lo, hi := 0, len(s)

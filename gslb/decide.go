@@ -83,7 +83,17 @@ func (s *Snapshot) decide(g *gname, fam uint8, c Client, loc *geo.Location, loca
 		}
 	}
 
-	for _, i := range g.defOrder {
+	// A nearest name's order at the client's place is precomputed
+	// (rank.go); other orders start from the default one.
+	hasCoords := located && loc.HasCoords
+	var ranked []uint8
+	if hasCoords && g.ranksByDistance() {
+		ranked = s.rank.order(g, loc.Place)
+	}
+	for k, i := range g.defOrder {
+		if ranked != nil {
+			i = g.defOrder[ranked[k]]
+		}
 		if g.eps[i].serves(fam) {
 			ord = append(ord, i)
 			continue
@@ -110,13 +120,9 @@ func (s *Snapshot) decide(g *gname, fam uint8, c Client, loc *geo.Location, loca
 		return d, nil
 	}
 
-	hasCoords := located && loc.HasCoords
-	if hasCoords && (tr != nil || (g.policy == polNearest && !g.write)) {
+	if hasCoords && tr != nil {
 		for _, i := range ord {
-			dist[i] = s.distanceKM(loc, g, i)
-			if tr != nil {
-				tr.dist[i] = dist[i]
-			}
+			tr.dist[i] = geo.DistanceKM(loc.Lat, loc.Lon, g.eps[i].lat, g.eps[i].lon)
 		}
 	}
 	switch {
@@ -125,11 +131,16 @@ func (s *Snapshot) decide(g *gname, fam uint8, c Client, loc *geo.Location, loca
 			tr.reason("write name: regions in order " + joinList(g.order))
 		}
 	case g.policy == polNearest && hasCoords:
-		// Insertion sort: stable (ties keep the default order), no
-		// allocation, and n is small.
-		for a := 1; a < len(ord); a++ {
-			for b := a; b > 0 && dist[ord[b]] < dist[ord[b-1]]; b-- {
-				ord[b], ord[b-1] = ord[b-1], ord[b]
+		if ranked == nil && g.ranksByDistance() {
+			// Not precomputed: sort here. Insertion sort: stable (ties
+			// keep the default order), no allocation, and n is small.
+			for _, i := range ord {
+				dist[i] = geo.DistanceKM(loc.Lat, loc.Lon, g.eps[i].lat, g.eps[i].lon)
+			}
+			for a := 1; a < len(ord); a++ {
+				for b := a; b > 0 && dist[ord[b]] < dist[ord[b-1]]; b-- {
+					ord[b], ord[b-1] = ord[b-1], ord[b]
+				}
 			}
 		}
 		tr.reason("nearest: ranked by distance from the client")

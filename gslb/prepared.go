@@ -14,9 +14,10 @@ import (
 // flowing into new Snapshots meanwhile, and then turns the Prepared into
 // a Snapshot with the View and Previous of that moment, which cannot fail.
 type Prepared struct {
-	cfg *config.Config
-	c   *compiled
-	loc *geo.Locator
+	cfg  *config.Config
+	c    *compiled
+	loc  *geo.Locator
+	rank *ranking
 }
 
 // Prepare compiles cfg (resolved by config.Prepare) with loc. Like
@@ -27,7 +28,7 @@ func Prepare(cfg *config.Config, loc *geo.Locator) (*Prepared, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Prepared{cfg: cfg, c: c, loc: loc}, nil
+	return &Prepared{cfg: cfg, c: c, loc: loc, rank: newRanking(c, loc)}, nil
 }
 
 // Config returns the config p was prepared from.
@@ -36,7 +37,7 @@ func (p *Prepared) Config() *config.Config { return p.cfg }
 // Snapshot builds the Snapshot of p with the View v, carrying state over
 // from prev as NewSnapshot does. It never fails.
 func (p *Prepared) Snapshot(prev *Snapshot, v View, now time.Time) *Snapshot {
-	s := &Snapshot{cfg: p.cfg, c: p.c, loc: p.loc, rnd: rand.Float64}
+	s := &Snapshot{cfg: p.cfg, c: p.c, loc: p.loc, rank: p.rank, rnd: rand.Float64}
 	s.setView(prev, v, now)
 	return s
 }

@@ -39,7 +39,7 @@ type Snapshot struct {
 	cfg  *config.Config
 	c    *compiled
 	loc  *geo.Locator
-	km   *placeKM // distances per place and region; nil without places
+	rank *ranking // nearest names' orders per place; nil without places
 	view View
 	now  time.Time
 	rnd  func() float64
@@ -80,7 +80,7 @@ func NewSnapshot(o Options) (*Snapshot, error) {
 	if rnd == nil {
 		rnd = rand.Float64
 	}
-	s := &Snapshot{cfg: o.Config, c: c, loc: o.Locator, km: newPlaceKM(c, o.Locator), rnd: rnd}
+	s := &Snapshot{cfg: o.Config, c: c, loc: o.Locator, rank: newRanking(c, o.Locator), rnd: rnd}
 	s.setView(o.Previous, o.View, o.Now)
 	return s, nil
 }
@@ -89,7 +89,7 @@ func NewSnapshot(o Options) (*Snapshot, error) {
 // new View. It never fails, so the publisher can call it on every change
 // and when RebuildAt is due.
 func (s *Snapshot) WithView(v View, now time.Time) *Snapshot {
-	n := &Snapshot{cfg: s.cfg, c: s.c, loc: s.loc, km: s.km, rnd: s.rnd}
+	n := &Snapshot{cfg: s.cfg, c: s.c, loc: s.loc, rank: s.rank, rnd: s.rnd}
 	n.setView(s, v, now)
 	return n
 }
