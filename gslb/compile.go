@@ -137,6 +137,8 @@ type gname struct {
 	// eps in config order; defOrder indexes eps by Order, then config order.
 	eps      []*gep
 	defOrder []int
+	// serving[fam] has bit i set when eps[i] serves fam (setServing).
+	serving [famTarget + 1]uint64
 	// order is Order followed by the other regions of the endpoints.
 	order  []string
 	geomap map[string][]string // keys upper case, "default" lower case
@@ -709,6 +711,7 @@ func (c *compiled) compileName(nc *config.Name, z *zone) (*gname, error) {
 	if g.singleRegion && g.res == nil {
 		g.byLocation = false
 	}
+	g.setServing()
 	c.byName[g.fqdn] = g
 	c.names = append(c.names, g)
 	if g.write {

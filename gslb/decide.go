@@ -94,7 +94,7 @@ func (s *Snapshot) decide(g *gname, fam uint8, c Client, loc *geo.Location, loca
 		if ranked != nil {
 			i = g.defOrder[ranked[k]]
 		}
-		if g.eps[i].serves(fam) {
+		if g.serves(i, fam) {
 			ord = append(ord, i)
 			continue
 		}
@@ -316,6 +316,9 @@ func (s *Snapshot) decide(g *gname, fam uint8, c Client, loc *geo.Location, loca
 			limit = n
 		}
 		for _, i := range ord {
+			if len(chosen) == limit && tr == nil {
+				break // the rest only matter to Explain
+			}
 			if rt[i].state == Ready && len(chosen) < limit {
 				chosen = append(chosen, i)
 			} else if rt[i].state == Ready {

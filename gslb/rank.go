@@ -147,3 +147,27 @@ func (r *ranking) bytes() int {
 	}
 	return n
 }
+
+// setServing fills g.serving, so that ranking a name of at most 64
+// endpoints reads which serve the family from the name alone, without
+// touching each endpoint (at scale, each one a cache miss).
+func (g *gname) setServing() {
+	if len(g.eps) > 64 {
+		return
+	}
+	for i, e := range g.eps {
+		for fam := range g.serving {
+			if e.serves(uint8(fam)) {
+				g.serving[fam] |= 1 << i
+			}
+		}
+	}
+}
+
+// serves is g.eps[i].serves(fam).
+func (g *gname) serves(i int, fam uint8) bool {
+	if len(g.eps) > 64 || int(fam) >= len(g.serving) {
+		return g.eps[i].serves(fam)
+	}
+	return g.serving[fam]&(1<<i) != 0
+}
