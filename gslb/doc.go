@@ -26,9 +26,16 @@
 // whoami.<apex> TXT diagnostic. The slices of an Answer may share the
 // Snapshot's memory and must not be modified.
 //
+// A question name is found with one map probe (Lookup; zone cuts are
+// linked to every node when the zone is compiled), so the UDP fast path
+// finds and answers a name from its parse buffer without a string.
+//
 // GSLB names are answered by policy (all, nearest, failover, weighted,
 // geomap) from the endpoints the agreed View says are Ready; Unknown is
-// not ready. One function (decide) computes every decision; Explain runs
+// not ready. A nearest name's order at each place the Locator numbers is
+// computed when the config and locator are prepared (rank.go: one table
+// per pattern of regions, shared by every name with that pattern), so a
+// located query reads a row and checks health down it. One function (decide) computes every decision; Explain runs
 // the same function with a trace, so an explanation cannot disagree with
 // an answer.
 //
