@@ -15,6 +15,10 @@
 //     in order. A database record locates by its own coordinates ("city"),
 //     else by the centroid of its country ("country-centroid"), else of its
 //     continent ("continent-centroid"); Location.Source says which.
+//   - Places: every distinct location of the compiled databases and of
+//     the CIDR map has a number (Location.Place, NumPlaces, EachPlace),
+//     so callers compute what depends on the location alone (gslb's
+//     nearest rankings) once per place instead of once per query.
 //   - The embedded country and continent centroid tables
 //     (CountryCentroid, ContinentCentroid) and DistanceKM.
 //
