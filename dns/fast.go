@@ -329,7 +329,7 @@ func (h *handler) fastAnswer(q *wireQuery, src netip.Addr, out []byte, c *shard)
 	h.cookieC.count(q.cookieSt)
 
 	if err == nil && ans.Region != "" {
-		c.answer(h.names.label(ans.GSLBName), ans.Region)
+		c.answerOwned(h.names, ans.GSLBName, ans.Region)
 	}
 	if h.rrl != nil && q.cookieSt != cookieValid {
 		// As the full path's limit (protect.go): charged to the packet's

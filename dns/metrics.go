@@ -88,6 +88,16 @@ type shard struct {
 	// copied on a new key and never changed once published, so readers
 	// need no lock; a key is new only once per name and region.
 	answers atomic.Pointer[map[answerKey]*atomic.Uint64]
+	// few holds the counters of fewLabels by region (copied on a new
+	// region, as answers).
+	few [len(fewLabels)]atomic.Pointer[[]regionCounter]
+	// last is answerOwned's: only the shard's owner reads or writes it.
+	last lastAnswer
+}
+
+type lastAnswer struct {
+	name, region string
+	c            *atomic.Uint64
 }
 
 type answerKey struct{ name, region string }
@@ -179,6 +189,13 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 				answers[k] += c.Load()
 			}
 		}
+		for i := range s.few {
+			if p := s.few[i].Load(); p != nil {
+				for _, rc := range *p {
+					answers[answerKey{fewLabels[i], rc.region}] += rc.c.Load()
+				}
+			}
+		}
 		for i := range s.dropped {
 			dropped[i] += s.dropped[i].Load()
 		}
@@ -245,14 +262,21 @@ func (s *shard) observeN(d time.Duration, n int) {
 }
 
 // answer counts a GSLB answer for name from region.
-func (s *shard) answer(name, region string) {
+func (s *shard) answer(name, region string) { s.counter(name, region).Add(1) }
+
+// counter returns the answers counter of name and region, adding it.
+func (s *shard) counter(name, region string) *atomic.Uint64 {
+	for i, l := range fewLabels {
+		if name == l {
+			return s.fewCounter(i, region)
+		}
+	}
 	k := answerKey{name, region}
 	for {
 		p := s.answers.Load()
 		if p != nil {
 			if c := (*p)[k]; c != nil {
-				c.Add(1)
-				return
+				return c
 			}
 		}
 		next := map[answerKey]*atomic.Uint64{}
@@ -260,12 +284,63 @@ func (s *shard) answer(name, region string) {
 			next = maps.Clone(*p)
 		}
 		c := new(atomic.Uint64)
-		c.Add(1)
 		next[k] = c
 		if s.answers.CompareAndSwap(p, &next) {
-			return
+			return c
 		}
 	}
+}
+
+// fewLabels are the name labels whose counters sit in shard.few: past the
+// name limit (or with per-name series off) they take most answers.
+var fewLabels = [...]string{answerNameOther, answerNameAll}
+
+// regionCounter is one region's counter in shard.few.
+type regionCounter struct {
+	region string
+	c      *atomic.Uint64
+}
+
+// fewCounter returns fewLabels[i]'s counter of region: a scan of a slice
+// as long as the regions answered, cheaper than hashing a key into a map
+// of every admitted name's series.
+func (s *shard) fewCounter(i int, region string) *atomic.Uint64 {
+	for {
+		p := s.few[i].Load()
+		if p != nil {
+			for _, rc := range *p {
+				if rc.region == region {
+					return rc.c
+				}
+			}
+		}
+		var next []regionCounter
+		if p != nil {
+			next = append(next, *p...)
+		}
+		c := new(atomic.Uint64)
+		next = append(next, regionCounter{region, c})
+		if s.few[i].CompareAndSwap(p, &next) {
+			return c
+		}
+	}
+}
+
+// answerOwned counts a GSLB answer of the GSLB name gslbName from region
+// (labelled by names) for the one goroutine that owns the shard (a UDP
+// worker): it remembers the last name and region's counter, so a run of
+// answers for one name, the usual flood, skips the label and map
+// lookups. A name keeps its label once it has one (but for a race at the
+// limit, after which this worker may go on counting it as "other"), so
+// the remembered counter stays right.
+func (s *shard) answerOwned(names *nameSeries, gslbName, region string) {
+	if l := &s.last; l.c != nil && l.name == gslbName && l.region == region {
+		l.c.Add(1)
+		return
+	}
+	c := s.counter(names.label(gslbName), region)
+	c.Add(1)
+	s.last = lastAnswer{gslbName, region, c}
 }
 
 // Indexes of shard.queries' first dimension.

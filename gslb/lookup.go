@@ -114,18 +114,17 @@ func inZone[S ~string | ~[]byte](name S, apex string) bool {
 	if len(name) == len(apex) {
 		return true
 	}
-	if name[len(name)-len(apex)-1] != '.' {
+	k := len(name) - len(apex) - 1
+	if name[k] != '.' {
 		return false
 	}
-	escaped := false
-	for i := 0; i < len(name) && !escaped; i++ {
-		escaped = name[i] == '\\'
-	}
-	if !escaped {
+	// An escape consumes the character right after its backslash (a
+	// \DDD escape consumes digits), so only a dot right after a backslash
+	// may be escaped ("x\\.apex" is one label under apex's parent) and
+	// needs the real label boundaries walked.
+	if k == 0 || name[k-1] != '\\' {
 		return true
 	}
-	// The dot before apex may be escaped ("x\\.apex" is one label under
-	// apex's parent): walk the real label boundaries.
 	for p := name; ; {
 		i := labelEnd(p)
 		if i < 0 || i == len(p)-1 {

@@ -81,3 +81,60 @@ func TestLookupAllocatesNothing(t *testing.T) {
 		}
 	}
 }
+
+// refInZone is inZone as it was before it stopped scanning for escapes:
+// any backslash in the name walked the label boundaries.
+func refInZone(name, apex string) bool {
+	if apex == "." {
+		return true
+	}
+	if !strings.HasSuffix(name, apex) {
+		return false
+	}
+	if len(name) == len(apex) {
+		return true
+	}
+	if name[len(name)-len(apex)-1] != '.' {
+		return false
+	}
+	if strings.IndexByte(name, '\\') < 0 {
+		return true
+	}
+	for p := name; ; {
+		i := labelEnd(p)
+		if i < 0 || i == len(p)-1 {
+			return false
+		}
+		if p = p[i+1:]; len(p) <= len(apex) {
+			return len(p) == len(apex)
+		}
+	}
+}
+
+// TestInZoneEscapes compares inZone with the full walk on every name of
+// up to 6 characters of a, '.', '\' and '1' in front of two apexes.
+func TestInZoneEscapes(t *testing.T) {
+	alphabet := []byte{'a', '.', '\\', '1'}
+	var prefixes []string
+	var gen func(p string)
+	gen = func(p string) {
+		prefixes = append(prefixes, p)
+		if len(p) < 6 {
+			for _, c := range alphabet {
+				gen(p + string(c))
+			}
+		}
+	}
+	gen("")
+	for _, apex := range []string{"gslb.test.", "test."} {
+		for _, p := range prefixes {
+			name := p + apex
+			if got, want := inZone(name, apex), refInZone(name, apex); got != want {
+				t.Errorf("inZone(%q, %q) = %v, the walk says %v", name, apex, got, want)
+			}
+			if got, want := inZone([]byte(name), apex), refInZone(name, apex); got != want {
+				t.Errorf("inZone(bytes %q, %q) = %v, the walk says %v", name, apex, got, want)
+			}
+		}
+	}
+}
