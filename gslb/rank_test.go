@@ -160,3 +160,28 @@ func BenchmarkRanking(b *testing.B) {
 	b.ReportMetric(float64(rk.bytes())/(1<<20), "table-MB")
 	b.ReportMetric(float64(len(rk.tables)), "tables")
 }
+
+// TestPreparedKeepsRanking: a Snapshot from Prepare (a reload) ranks from
+// the tables as one from NewSnapshot does; it used to rank per query.
+func TestPreparedKeepsRanking(t *testing.T) {
+	cfg, loc := rankConfig(), rankLocator(t)
+	p, err := Prepare(cfg, loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := p.Snapshot(nil, viewOf(cfg, nil), t0)
+	if s.rank == nil || s.rank != s.WithView(viewOf(cfg, nil), t0).rank {
+		t.Fatal("a prepared Snapshot and its successors must share the ranking")
+	}
+	ref, err := NewSnapshot(Options{Config: cfg, Locator: loc, View: viewOf(cfg, nil), Now: t0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []Client{london, changchun, seattle, frankfurt, mapped} {
+		a, err := s.Answer(Question{Name: "app.gslb.test.", Type: TypeA}, c)
+		b, errRef := ref.Answer(Question{Name: "app.gslb.test.", Type: TypeA}, c)
+		if err != errRef || !reflect.DeepEqual(a, b) {
+			t.Errorf("%v: prepared %+v %v, new %+v %v", c.Addr, a, err, b, errRef)
+		}
+	}
+}
