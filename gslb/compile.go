@@ -620,7 +620,9 @@ func (c *compiled) compileName(nc *config.Name, z *zone) (*gname, error) {
 		if !ok {
 			return nil, fmt.Errorf("%s: endpoints[%d]: unknown region %q", g.fqdn, i, ec.Region)
 		}
-		// rg.Name is one string shared by every endpoint of the region.
+		// rg.Name is one string shared by every endpoint of the region, so
+		// the answer path's region comparisons (metrics) find equal
+		// pointers rather than reading each endpoint's copy, cold at scale.
 		e := &gep{id: ec.ID, name: ec.Name, region: rg.Name, probe: ec.ProbeID, cfg: ec, g: g,
 			lat: rg.Latitude, lon: rg.Longitude, weight: 1}
 		if ec.Weight != nil {
