@@ -55,14 +55,8 @@ zones:
 		tb.Fatal(err)
 	}
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	v := gslb.View{Self: "node-a", Synced: true, FirstRound: true, Quorum: true, At: now, Endpoints: map[string]gslb.EndpointState{}}
-	for _, z := range cfg.Zones {
-		for _, nm := range z.Names {
-			for _, e := range nm.Endpoints {
-				v.Endpoints[e.ID] = gslb.EndpointState{ID: e.ID, State: gslb.Ready, Since: now.Add(-time.Hour)}
-			}
-		}
-	}
+	// No endpoint has a probe: all are ready.
+	v := gslb.View{Self: "node-a", Synced: true, FirstRound: true, Quorum: true, At: now, Targets: map[string]gslb.TargetState{}}
 	s, err := gslb.NewSnapshot(gslb.Options{Config: cfg, Locator: loc, View: v, Now: now})
 	if err != nil {
 		tb.Fatal(err)
