@@ -244,15 +244,7 @@ func BenchmarkUDPPathCookies(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			conn, err := listenUDP("127.0.0.1:0") // never read: handle is fed directly
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer conn.Close()
-			w, err := newUDPWorker(h, h.m.newShard(), h.log, conn)
-			if err != nil {
-				b.Fatal(err)
-			}
+			w := benchWorker(b, h)
 			copy(w.in[0], raw)
 			w.io.setLength(0, len(raw))
 			w.src[0] = src

@@ -233,3 +233,19 @@ func testHandler(src Source, o Options) mdns.Handler {
 	o = o.withDefaults()
 	return newHandler(snapshotLoader(src), o, newMetrics(o.Registerer))
 }
+
+// benchWorker is a UDP worker for benchmarks that feed its batch buffers
+// directly and call handle: its socket exists but is never read.
+func benchWorker(b *testing.B, h *handler) *udpWorker {
+	b.Helper()
+	conn, err := listenUDP("127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { conn.Close() })
+	w, err := newUDPWorker(h, h.m.newShard(), h.log, conn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return w
+}

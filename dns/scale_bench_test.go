@@ -87,15 +87,7 @@ func BenchmarkUDPPathNames(b *testing.B) {
 		for _, mix := range []string{"single", "random"} {
 			b.Run(policy+"/"+mix, func(b *testing.B) {
 				h, _ := newTestHandler(loaderOf(snap), Options{})
-				conn, err := listenUDP("127.0.0.1:0") // never read: handle is fed directly
-				if err != nil {
-					b.Fatal(err)
-				}
-				defer conn.Close()
-				w, err := newUDPWorker(h, h.m.newShard(), h.log, conn)
-				if err != nil {
-					b.Fatal(err)
-				}
+				w := benchWorker(b, h)
 				w.src[0] = netip.MustParseAddrPort("127.0.0.1:40000")
 				// Every name once first, so metric series are created
 				// before timing: the steady state is what is measured.
