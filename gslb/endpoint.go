@@ -22,9 +22,7 @@ func (v View) Endpoint(id, probe, region string) EndpointState {
 	case !ok:
 		es.State, es.Reason = Unknown, "not observed yet"
 	default:
-		es.State, es.Stale, es.Since, es.Reason = ts.State, ts.Stale, ts.Since, ts.Reason
-		es.Lag, es.LagKnown, es.Transition, es.Failed = ts.Lag, ts.LagKnown, ts.Transition, ts.Failed
-		es.LastReady, es.Observers = ts.LastReady, ts.Observers
+		es.TargetState = ts
 	}
 	es.Drain, es.RegionDrain = drainOf(v.EndpointDrains, id), drainOf(v.RegionDrains, region)
 	for _, d := range [2]*Drain{es.Drain, es.RegionDrain} {

@@ -307,33 +307,15 @@ type TargetState struct {
 }
 
 // EndpointState is the agreed state of one endpoint: its probe target's,
-// unless a drain takes it out (View.Endpoint).
+// unless a drain takes it out (View.Endpoint). The target's fields are
+// embedded, so the JSON row is flat; LastReady and Since are then the
+// endpoint's.
 type EndpointState struct {
 	ID string `json:"id"`
 	// Probe is the endpoint's probe target ID ("" without probes).
 	Probe string `json:"probe,omitempty"`
-	State State  `json:"state"`
-	// Stale is true when no live node has a fresh observation; State is
-	// then the last agreed one.
-	Stale  bool      `json:"stale"`
-	Since  time.Time `json:"since"`
-	Reason string    `json:"reason"`
-	// Lag is the median lag of the fresh observers that know it.
-	Lag      time.Duration `json:"lag_ns"`
-	LagKnown bool          `json:"lag_known"`
-	// Transition is true when a fresh observer reports its state may
-	// change soon (Observation.Transition).
-	Transition bool `json:"transition,omitempty"`
-	// Failed counts the fresh observers with positive evidence of failure
-	// (Observation.Failed). A write name fails over only when they are a
-	// majority of the expected cluster.
-	Failed int `json:"failed"`
-	// LastReady is the last time this node agreed the endpoint was Ready
-	// (zero if never): the start of a write failover's detection time.
-	LastReady time.Time `json:"last_ready,omitzero"`
-	// Observers is each node's latest observation (fresh or not).
-	Observers map[string]Observation `json:"observers"`
-	Drain     *Drain                 `json:"drain,omitempty"`
+	TargetState
+	Drain *Drain `json:"drain,omitempty"`
 	// RegionDrain is the drain record of the endpoint's region, if any.
 	RegionDrain *Drain `json:"region_drain,omitempty"`
 }
