@@ -195,9 +195,23 @@ func TestListenAddressInUse(t *testing.T) {
 		checkInUse(t, l.Addr().String())
 	})
 	t.Run("udp taken, tcp released", func(t *testing.T) {
-		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
+		// A UDP port whose TCP twin is free: otherwise another test's
+		// connection on that TCP port would read as a leak.
+		var pc net.PacketConn
+		for range 20 {
+			c, err := net.ListenPacket("udp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if l, err := net.Listen("tcp", c.LocalAddr().String()); err == nil {
+				l.Close()
+				pc = c
+				break
+			}
+			c.Close()
+		}
+		if pc == nil {
+			t.Fatal("no UDP port with a free TCP twin in 20 tries")
 		}
 		defer pc.Close()
 		addr := pc.LocalAddr().String()
