@@ -32,7 +32,8 @@ cleanup() {
 trap cleanup EXIT
 freeport() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 
-# The responder: GET /t<k> is 200 unless /flip?t=<k> made it 503.
+# The responder: GET /t<k> is 200 unless /flip?t=<k> made it 503
+# (/flip?t=none heals them all).
 rport=$(freeport)
 python3 - "$rport" >/dev/null 2>&1 <<'PY' &
 import sys, http.server, urllib.parse
@@ -41,7 +42,10 @@ class H(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         u = urllib.parse.urlparse(self.path)
         if u.path == "/flip":
-            down.add(urllib.parse.parse_qs(u.query)["t"][0]); code = 200
+            t = urllib.parse.parse_qs(u.query)["t"][0]
+            # t=none heals every target for the next size.
+            down.clear() if t == "none" else down.add(t)
+            code = 200
         else:
             code = 503 if u.path[2:] in down else 200
         self.send_response(code); self.send_header("Content-Length", "0"); self.end_headers()
