@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net/netip"
 
+	mdns "github.com/miekg/dns"
+
 	"github.com/gslbd/gslbd/gslb"
 )
 
@@ -27,16 +29,19 @@ import (
 // close to the cost of copying an image, without a second, cached form
 // of the data that would need building on every published Snapshot.
 
-// DNS wire constants the fast path needs.
+// DNS wire constants the fast path needs: miekg/dns's values, so the
+// two paths cannot disagree on a code.
 const (
-	classINET  = 1
-	typeOPT    = 41
-	typeANY    = 255
-	typeAXFR   = 252
-	typeIXFR   = 251
-	optionECS  = 8
-	maxNameLen = 255 // wire length of a name, RFC 1035 §2.3.4
-	minUDPSize = 512
+	classINET      = mdns.ClassINET
+	typeOPT        = mdns.TypeOPT
+	typeANY        = mdns.TypeANY
+	typeAXFR       = mdns.TypeAXFR
+	typeIXFR       = mdns.TypeIXFR
+	optionECS      = mdns.EDNS0SUBNET
+	optionCookie   = mdns.EDNS0COOKIE
+	rcodeBadCookie = mdns.RcodeBadCookie // extended: the high bits go in the OPT
+	maxNameLen     = 255                 // wire length of a name, RFC 1035 §2.3.4
+	minUDPSize     = 512
 
 	flagQR     = 1 << 15
 	flagAA     = 1 << 10

@@ -13,12 +13,6 @@ import "net/netip"
 // client with a cookie is BADCOOKIE with the fresh cookie; the fast path
 // writes it itself (appendSlipReply), since the query has been charged.
 
-// Wire values of DNS Cookies (RFC 7873).
-const (
-	optionCookie   = 10
-	rcodeBadCookie = 23 // an extended rcode: the high bits go in the OPT
-)
-
 // fastCookie checks q's COOKIE option from src and puts the reply's
 // option data in q.cookieOut: the query's cookie echoed when it is valid
 // and need not be renewed, else a fresh server cookie. It returns false
