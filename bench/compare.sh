@@ -34,14 +34,7 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 GDNSD=$(command -v gdnsd || echo /usr/sbin/gdnsd)
 
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
+. bench/lib.sh # after the cd above: paths are from the repository root
 
 freeport() { python3 -c 'import socket;s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 mmdb=$PWD/cmd/gslbd/devdata/GeoIP2-City-Test.mmdb

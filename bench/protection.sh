@@ -35,14 +35,7 @@ for tool in dnsperf dig; do
 	command -v "$tool" >/dev/null || { echo "$tool missing: make deps (dnsperf, bind9-dnsutils)" >&2; exit 1; }
 done
 
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
+. bench/lib.sh # after the cd above: paths are from the repository root
 
 go build -o "$tmp/gslbd" ./cmd/gslbd
 # freeport: a port free on 127.0.0.1 for both UDP and TCP (gslbd binds
