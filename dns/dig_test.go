@@ -1,13 +1,9 @@
 package dns
 
 import (
-	"context"
-	"net"
-	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/gslbd/gslbd/gslb"
 
@@ -30,26 +26,16 @@ type digResult struct {
 }
 
 var (
-	digHeader = regexp.MustCompile(`status: ([A-Z]+),`)
-	digFlags  = regexp.MustCompile(`;; flags: ([a-z ]*);`)
-	digECS    = regexp.MustCompile(`; CLIENT-SUBNET: (\S+)`)
+	digFlags = regexp.MustCompile(`;; flags: ([a-z ]*);`)
+	digECS   = regexp.MustCompile(`; CLIENT-SUBNET: (\S+)`)
 )
 
 func runDig(t *testing.T, dig, addr string, args ...string) digResult {
 	t.Helper()
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	all := append([]string{"@" + host, "-p", port, "+tries=1", "+time=5", "+norecurse"}, args...)
-	out, err := exec.CommandContext(ctx, dig, all...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("dig %v: %v\n%s", all, err, out)
-	}
-	r := digResult{raw: string(out)}
-	if m := digHeader.FindStringSubmatch(r.raw); m != nil {
+	// dig's column of lookupTools, with dig at the path the test found.
+	out, _, _ := lookupTool{"dig", dig, []string{"+tries=1", "+time=5", "+norecurse"}}.run(t, addr, args...)
+	r := digResult{raw: out}
+	if m := toolStatus.FindStringSubmatch(r.raw); m != nil {
 		r.status = m[1]
 	}
 	if m := digFlags.FindStringSubmatch(r.raw); m != nil {
