@@ -41,6 +41,34 @@ type compiled struct {
 	// cidr4 and cidr6 are the CIDR map's networks sorted by address, to
 	// keep ECS scopes from covering a more specific entry (widenScope).
 	cidr4, cidr6 []netip.Prefix
+	// strs interns the short words names repeat (policy, role) while
+	// compiling; nil afterwards.
+	strs map[string]string
+}
+
+func (c *compiled) intern(v string) string {
+	if s, ok := c.strs[v]; ok {
+		return s
+	}
+	c.strs[v] = v
+	return v
+}
+
+// settingsOf is cfg without what compiling turned into the compiled form:
+// each zone's GSLB names (the compiled names hold all they need) and the
+// GeoIP database bytes (compiled into the locator). The compiled config
+// and its Snapshots keep only this, so the decoded names of a large
+// config, most of its memory, are freed once compiled instead of living
+// as long as the config is served.
+func settingsOf(cfg *config.Config) *config.Config {
+	s := *cfg
+	s.Zones = make([]config.Zone, len(cfg.Zones))
+	for i, z := range cfg.Zones {
+		z.Names = nil
+		s.Zones[i] = z
+	}
+	s.GeoIP.Files = nil
+	return &s
 }
 
 type zone struct {
@@ -122,18 +150,20 @@ var policyNames = map[string]policyKind{
 
 // gname is a compiled GSLB name.
 type gname struct {
-	idx      int // index in compiled.names and Snapshot.rt
-	fqdn     string
-	zone     *zone
-	cfg      *config.Name
-	policy   policyKind
-	ttl      uint32
-	minTTL   uint32
-	answers  int
-	write    bool
-	autoBack bool
-	hold     time.Duration
-	openDown bool
+	idx  int // index in compiled.names and Snapshot.rt
+	fqdn string
+	zone *zone
+	// policyText and role are the config's words, for explanations; the
+	// decoded config itself is not kept (see settingsOf).
+	policyText, role string
+	policy           policyKind
+	ttl              uint32
+	minTTL           uint32
+	answers          int
+	write            bool
+	autoBack         bool
+	hold             time.Duration
+	openDown         bool
 	// eps in config order; defOrder indexes eps by Order, then config order.
 	eps      []*gep
 	defOrder []int
@@ -154,6 +184,7 @@ type gname struct {
 type residency struct {
 	match   map[string]bool // upper-case country or continent codes
 	regions map[string]bool
+	list    []string // the configured regions, in order, for explanations
 	closed  bool
 }
 
@@ -161,7 +192,6 @@ type residency struct {
 type gep struct {
 	id, name, region string
 	probe            string // probe target ID, "" without probes
-	cfg              *config.Endpoint
 	g                *gname
 	lat, lon         float64
 	v4, v6           []netip.Addr
@@ -183,6 +213,18 @@ func (e *gep) serves(fam uint8) bool {
 		return e.target != ""
 	}
 	return true
+}
+
+// addresses are e's addresses as text, IPv4 first (the config's own
+// strings are not kept).
+func (e *gep) addresses() []string {
+	out := make([]string, 0, len(e.v4)+len(e.v6))
+	for _, l := range [][]netip.Addr{e.v4, e.v6} {
+		for _, a := range l {
+			out = append(out, a.String())
+		}
+	}
+	return out
 }
 
 const (
@@ -233,6 +275,7 @@ func compile(cfg *config.Config) (*compiled, error) {
 		epIdx:    map[string]int{},
 		probeIdx: map[string]int{},
 		byRegion: map[string][]*gname{},
+		strs:     map[string]string{},
 	}
 	var errs []error
 	for i := range cfg.Regions {
@@ -270,6 +313,7 @@ func compile(cfg *config.Config) (*compiled, error) {
 			return a.Bits() - b.Bits()
 		})
 	}
+	c.cfg, c.strs = settingsOf(cfg), nil
 	return c, nil
 }
 
@@ -586,7 +630,6 @@ func (c *compiled) compileName(nc *config.Name, z *zone) (*gname, error) {
 		idx:      len(c.names),
 		fqdn:     fqdn(nc.Name, z.apex),
 		zone:     z,
-		cfg:      nc,
 		ttl:      secs(nc.TTL, 30*time.Second),
 		minTTL:   secs(nc.MinTTL, 5*time.Second),
 		answers:  max(nc.Answers, 1),
@@ -604,6 +647,7 @@ func (c *compiled) compileName(nc *config.Name, z *zone) (*gname, error) {
 		return nil, fmt.Errorf("%s: unknown policy %q", g.fqdn, nc.Policy)
 	}
 	g.policy = pol
+	g.policyText, g.role = c.intern(nc.Policy), c.intern(nc.Role)
 	if g.write {
 		g.answers = 1
 	}
@@ -623,7 +667,7 @@ func (c *compiled) compileName(nc *config.Name, z *zone) (*gname, error) {
 		// rg.Name is one string shared by every endpoint of the region, so
 		// the answer path's region comparisons (metrics) find equal
 		// pointers rather than reading each endpoint's copy, cold at scale.
-		e := &gep{id: ec.ID, name: ec.Name, region: rg.Name, probe: ec.ProbeID, cfg: ec, g: g,
+		e := &gep{id: ec.ID, name: ec.Name, region: rg.Name, probe: ec.ProbeID, g: g,
 			lat: rg.Latitude, lon: rg.Longitude, weight: 1}
 		if ec.Weight != nil {
 			e.weight = max(*ec.Weight, 0)
@@ -698,7 +742,7 @@ func (c *compiled) compileName(nc *config.Name, z *zone) (*gname, error) {
 	}
 	if nc.Residency != nil {
 		g.res = &residency{match: map[string]bool{}, regions: map[string]bool{},
-			closed: strings.EqualFold(nc.Residency.Fail, "closed")}
+			list: slices.Clone(nc.Residency.Regions), closed: strings.EqualFold(nc.Residency.Fail, "closed")}
 		for _, m := range nc.Residency.Match {
 			g.res.match[strings.ToUpper(m)] = true
 		}

@@ -226,7 +226,7 @@ func (s *Snapshot) decide(g *gname, fam uint8, c Client, loc *geo.Location, loca
 					}
 				}
 				if tr != nil {
-					tr.reason("residency: client in " + loc.Country + "/" + loc.Continent + " is fenced to " + joinList(g.cfg.Residency.Regions))
+					tr.reason("residency: client in " + loc.Country + "/" + loc.Continent + " is fenced to " + joinList(g.res.list))
 				}
 			}
 			ord = ord[:k]
@@ -263,7 +263,7 @@ func (s *Snapshot) decide(g *gname, fam uint8, c Client, loc *geo.Location, loca
 		if g.res != nil && located && (g.res.match[loc.Country] || g.res.match[loc.Continent]) && !g.res.regions[w.region] {
 			if tr != nil {
 				tr.reason("residency: client in " + loc.Country + "/" + loc.Continent + " is fenced to " +
-					joinList(g.cfg.Residency.Regions) + " and the write region " + w.region + " is outside it")
+					joinList(g.res.list) + " and the write region " + w.region + " is outside it")
 			}
 			if g.res.closed {
 				tr.reason("fail closed: NODATA with the name's TTL")

@@ -81,7 +81,7 @@ func rdataString(r Record) string {
 func (s *Snapshot) explain(g *gname, qtype uint16, c Client, loc *geo.Location, located bool) Explanation {
 	ex := Explanation{
 		Name: g.fqdn, Type: TypeString(qtype), Client: clientString(c), ECS: c.ECS,
-		Policy: g.cfg.Policy, Role: g.cfg.Role,
+		Policy: g.policyText, Role: g.role,
 	}
 	if ex.Policy == "" {
 		ex.Policy = "nearest"

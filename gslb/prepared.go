@@ -28,10 +28,11 @@ func Prepare(cfg *config.Config, loc *geo.Locator) (*Prepared, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Prepared{cfg: cfg, c: c, loc: loc, rank: newRanking(c, loc)}, nil
+	return &Prepared{cfg: c.cfg, c: c, loc: loc, rank: newRanking(c, loc)}, nil
 }
 
-// Config returns the config p was prepared from.
+// Config returns the settings of the config p was prepared from, as
+// Snapshot.Config does.
 func (p *Prepared) Config() *config.Config { return p.cfg }
 
 // Snapshot builds the Snapshot of p with the View v, carrying state over

@@ -80,7 +80,7 @@ func NewSnapshot(o Options) (*Snapshot, error) {
 	if rnd == nil {
 		rnd = rand.Float64
 	}
-	s := &Snapshot{cfg: o.Config, c: c, loc: o.Locator, rank: newRanking(c, o.Locator), rnd: rnd}
+	s := &Snapshot{cfg: c.cfg, c: c, loc: o.Locator, rank: newRanking(c, o.Locator), rnd: rnd}
 	s.setView(o.Previous, o.View, o.Now)
 	return s, nil
 }
@@ -287,8 +287,10 @@ func buildRT(g *gname, v View) []epRT {
 	return out
 }
 
-// Config returns the config the Snapshot was built from. Callers must not
-// modify it.
+// Config returns the settings of the config the Snapshot was built from:
+// all of it but each zone's GSLB names and the GeoIP database bytes,
+// which live on compiled (Endpoints, Explain, the locator) and are not
+// kept twice. Callers must not modify it.
 func (s *Snapshot) Config() *config.Config { return s.cfg }
 
 // View returns the agreed state the Snapshot answers from. Its maps are
@@ -317,7 +319,7 @@ func (s *Snapshot) info(e *gep) EndpointInfo {
 	st := s.view.Endpoint(e.id, e.probe, e.region)
 	return EndpointInfo{
 		ID: e.id, Name: e.name, GSLBName: e.g.fqdn, Zone: e.g.zone.apex, Region: e.region,
-		Addresses: e.cfg.Addresses, Target: e.target, Weight: e.weight, State: st,
+		Addresses: e.addresses(), Target: e.target, Weight: e.weight, State: st,
 		Active: e.g.write && s.writes[e.g.idx].region == e.region,
 	}
 }

@@ -164,7 +164,7 @@ func TestExplain(t *testing.T) {
 
 func TestWithViewSharesConfig(t *testing.T) {
 	s := newSnap(t, nil)
-	n := s.WithView(viewOf(s.Config(), map[string]State{"eu-west@app.gslb.test": Down}), t0.Add(time.Second))
+	n := s.WithView(viewOf(testConfig(), map[string]State{"eu-west@app.gslb.test": Down}), t0.Add(time.Second))
 	if n == s || n.Config() != s.Config() || n.loc != s.loc {
 		t.Fatal("WithView must return a new Snapshot over the same config and locator")
 	}
