@@ -461,6 +461,10 @@ func (w *wireWriter) record(r *gslb.Record) {
 	case gslb.TypeCNAME:
 		w.rdata(func() { w.name(r.Data.Target) })
 	case gslb.TypeSOA:
+		if r.Data.Rare == nil {
+			w.err = errDecline // the full path reports it
+			return
+		}
 		w.rdata(func() {
 			d := &r.Data
 			w.name(d.MName)

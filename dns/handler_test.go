@@ -172,9 +172,9 @@ func TestHandlerRecordTypes(t *testing.T) {
 		{Name: "c." + zone, Type: gslb.TypeCNAME, TTL: 2, Data: gslb.RData{Target: "a." + zone}},
 		{Name: zone, Type: gslb.TypeNS, TTL: 3, Data: gslb.RData{Target: "ns1." + zone}},
 		{Name: zone, Type: gslb.TypeMX, TTL: 4, Data: gslb.RData{Pref: 10, Target: "mx." + zone}},
-		{Name: zone, Type: gslb.TypeTXT, TTL: 5, Data: gslb.RData{Text: []string{"v=spf1 -all", long}}},
+		{Name: zone, Type: gslb.TypeTXT, TTL: 5, Data: gslb.RData{Rare: &gslb.Rare{Text: []string{"v=spf1 -all", long}}}},
 		{Name: "_sip._udp." + zone, Type: gslb.TypeSRV, TTL: 6, Data: gslb.RData{Priority: 1, Weight: 2, Port: 5060, Target: "sip." + zone}},
-		{Name: zone, Type: gslb.TypeCAA, TTL: 7, Data: gslb.RData{Flag: 128, Tag: "issue", Value: "ca.example"}},
+		{Name: zone, Type: gslb.TypeCAA, TTL: 7, Data: gslb.RData{Rare: &gslb.Rare{Flag: 128, Tag: "issue", Value: "ca.example"}}},
 		soaRec(zone),
 	}
 	f := &fakeAnswerer{answer: canned(gslb.Answer{Zone: zone, Authoritative: true, Answer: recs}, nil)}

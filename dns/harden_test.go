@@ -67,7 +67,7 @@ func bigTXT() *fakeAnswerer {
 		var rrs []gslb.Record
 		for i := range 400 {
 			txt := strings.Repeat(string(rune('a'+i%26)), 196) + "-" + string(rune('a'+i/26%26)) + string(rune('a'+i%26)) + "x"
-			rrs = append(rrs, gslb.Record{Name: q.Name, Type: gslb.TypeTXT, TTL: 30, Data: gslb.RData{Text: []string{txt}}})
+			rrs = append(rrs, gslb.Record{Name: q.Name, Type: gslb.TypeTXT, TTL: 30, Data: gslb.RData{Rare: &gslb.Rare{Text: []string{txt}}}})
 		}
 		return gslb.Answer{Zone: zone, Authoritative: true, Answer: rrs}, nil
 	}}
@@ -111,7 +111,7 @@ func TestTCPOversizeOnlyGlueDropped(t *testing.T) {
 		a := gslb.Answer{Zone: zone, Authoritative: true, Answer: []gslb.Record{aRec(q.Name, "192.0.2.1")}}
 		for i := range 400 {
 			txt := strings.Repeat("g", 190) + string(rune('a'+i%26)) + string(rune('a'+i/26%26))
-			a.Additional = append(a.Additional, gslb.Record{Name: "x." + zone, Type: gslb.TypeTXT, TTL: 30, Data: gslb.RData{Text: []string{txt}}})
+			a.Additional = append(a.Additional, gslb.Record{Name: "x." + zone, Type: gslb.TypeTXT, TTL: 30, Data: gslb.RData{Rare: &gslb.Rare{Text: []string{txt}}}})
 		}
 		return a, nil
 	}}), Options{})

@@ -221,10 +221,10 @@ func aRec(name, addr string) gslb.Record {
 }
 
 func soaRec(zone string) gslb.Record {
-	return gslb.Record{Name: zone, Type: gslb.TypeSOA, TTL: 60, Data: gslb.RData{
+	return gslb.Record{Name: zone, Type: gslb.TypeSOA, TTL: 60, Data: gslb.RData{Rare: &gslb.Rare{
 		MName: "ns1." + zone, RName: "hostmaster." + zone,
 		Serial: 2024010101, Refresh: 3600, Retry: 600, Expire: 86400, Minimum: 60,
-	}}
+	}}}
 }
 
 // testHandler is the query handler Server uses, reading src once per

@@ -26,6 +26,12 @@ func toRR(r gslb.Record) (mdns.RR, error) {
 	hdr := mdns.RR_Header{Name: r.Name, Rrtype: r.Type, Class: mdns.ClassINET, Ttl: r.TTL}
 	d := r.Data
 	switch r.Type {
+	case gslb.TypeTXT, gslb.TypeCAA, gslb.TypeSOA:
+		if d.Rare == nil {
+			return nil, fmt.Errorf("dns: %s record %s without its data", mdns.TypeToString[r.Type], r.Name)
+		}
+	}
+	switch r.Type {
 	case gslb.TypeA:
 		if !d.Addr.Is4() {
 			return nil, fmt.Errorf("dns: A record %s with address %v", r.Name, d.Addr)

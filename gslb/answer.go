@@ -256,7 +256,7 @@ func (s *Snapshot) whoami(a Answer, z *zone, name string, qt uint16, c Client, l
 			txt = append(txt, clip(line))
 		}
 	}
-	a.Answer = append(a.Answer, Record{Name: name, Type: TypeTXT, TTL: 0, Data: RData{Text: txt}})
+	a.Answer = append(a.Answer, Record{Name: name, Type: TypeTXT, TTL: 0, Data: RData{Rare: &Rare{Text: txt}}})
 	a.Scope = max(a.Scope, s.locScope(c, loc, ok))
 	return a, nil
 }

@@ -127,10 +127,8 @@ func (n *node) add(r Record) {
 
 func sameData(a, b Record) bool {
 	return a.Type == b.Type && a.Data.Addr == b.Data.Addr && a.Data.Target == b.Data.Target &&
-		slices.Equal(a.Data.Text, b.Data.Text) && a.Data.Pref == b.Data.Pref &&
-		a.Data.Priority == b.Data.Priority && a.Data.Weight == b.Data.Weight &&
-		a.Data.Port == b.Data.Port && a.Data.Flag == b.Data.Flag && a.Data.Tag == b.Data.Tag &&
-		a.Data.Value == b.Data.Value
+		a.Data.Pref == b.Data.Pref && a.Data.Priority == b.Data.Priority && a.Data.Weight == b.Data.Weight &&
+		a.Data.Port == b.Data.Port && rareEqual(a.Data.Rare, b.Data.Rare)
 }
 
 type policyKind uint8
@@ -429,11 +427,11 @@ func (c *compiled) compileZone(zc *config.Zone) (*zone, error) {
 		serial = 1
 	}
 	soaTTL := secs(s.TTL, time.Duration(zttl)*time.Second)
-	soa := Record{Name: apex, Type: TypeSOA, TTL: soaTTL, Data: RData{
+	soa := Record{Name: apex, Type: TypeSOA, TTL: soaTTL, Data: RData{Rare: &Rare{
 		MName: mname, RName: rname, Serial: serial,
 		Refresh: secs(s.Refresh, time.Hour), Retry: secs(s.Retry, 10*time.Minute),
 		Expire: secs(s.Expire, 168*time.Hour), Minimum: secs(s.Minimum, time.Minute),
-	}}
+	}}}
 	z.soa = []Record{soa}
 	neg := soa
 	neg.TTL = min(soa.TTL, soa.Data.Minimum)
@@ -573,7 +571,7 @@ func staticRecord(rc *config.Record, apex string, zttl uint32) (Record, error) {
 		}
 		r.Data.Target = fqdn(s, apex)
 	case TypeTXT:
-		r.Data.Text = p.Text
+		r.Data.Rare = &Rare{Text: p.Text}
 		if len(r.Data.Text) == 0 {
 			r.Data.Text = []string{rc.Value}
 		}
@@ -607,7 +605,7 @@ func staticRecord(rc *config.Record, apex string, zttl uint32) (Record, error) {
 		}
 		r.Data.Target = fqdn(r.Data.Target, apex)
 	case TypeCAA:
-		r.Data.Flag, r.Data.Tag, r.Data.Value = p.Flag, p.Tag, p.CAAValue
+		r.Data.Rare = &Rare{Flag: p.Flag, Tag: p.Tag, Value: p.CAAValue}
 		if r.Data.Tag == "" {
 			if len(f) < 3 {
 				return bad()
@@ -749,8 +747,9 @@ func (c *compiled) compileName(nc *config.Name, z *zone) (*gname, error) {
 		for _, r := range nc.Residency.Regions {
 			g.res.regions[r] = true
 		}
-		neg := z.soa[0]
-		neg.TTL, neg.Data.Minimum = g.ttl, g.ttl
+		neg, rare := z.soa[0], *z.soa[0].Data.Rare
+		rare.Minimum = g.ttl
+		neg.TTL, neg.Data.Rare = g.ttl, &rare
 		g.fenceNeg = []Record{neg}
 	}
 	g.byLocation = g.res != nil || (!g.write && (g.policy == polNearest || g.policy == polGeomap))

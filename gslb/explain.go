@@ -59,6 +59,12 @@ func clientString(c Client) string {
 
 func rdataString(r Record) string {
 	switch r.Type {
+	case TypeCAA, TypeTXT, TypeSOA:
+		if r.Data.Rare == nil {
+			return ""
+		}
+	}
+	switch r.Type {
 	case TypeA, TypeAAAA:
 		return r.Data.Addr.String()
 	case TypeCNAME, TypeNS:

@@ -362,20 +362,42 @@ type Record struct {
 }
 
 // RData is a record's data; only the fields of its Type are set.
+//
+// The fields of TXT, CAA and SOA records sit behind the embedded *Rare
+// (nil for other types): a zone has few of them, while every GSLB
+// endpoint carries prebuilt A and AAAA records, so a 100k-name config
+// holds hundreds of thousands of Records that should not each carry room
+// for an SOA. Rare's fields read as RData's own (d.MName), but only on a
+// record of their type.
 type RData struct {
 	Addr     netip.Addr // A, AAAA
 	Target   string     // CNAME, NS, MX, SRV (FQDN)
-	Text     []string   // TXT
 	Pref     uint16     // MX
 	Priority uint16     // SRV
 	Weight   uint16     // SRV
 	Port     uint16     // SRV
-	Flag     uint8      // CAA
-	Tag      string     // CAA
-	Value    string     // CAA
+	*Rare               // TXT, CAA, SOA
+}
+
+// Rare holds the data of the record types a zone has few of.
+type Rare struct {
+	Text  []string // TXT
+	Flag  uint8    // CAA
+	Tag   string   // CAA
+	Value string   // CAA
 	// SOA fields
 	MName, RName                            string
 	Serial, Refresh, Retry, Expire, Minimum uint32
+}
+
+// rareEqual compares two records' rare data, nil being no data.
+func rareEqual(a, b *Rare) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return slices.Equal(a.Text, b.Text) && a.Flag == b.Flag && a.Tag == b.Tag && a.Value == b.Value &&
+		a.MName == b.MName && a.RName == b.RName && a.Serial == b.Serial && a.Refresh == b.Refresh &&
+		a.Retry == b.Retry && a.Expire == b.Expire && a.Minimum == b.Minimum
 }
 
 // Answer is the outcome of one question. On error the Answer still carries
