@@ -176,9 +176,9 @@ func (s *Snapshot) answerGSLB(a Answer, g *gname, qt uint16, c Client, l *locate
 	cnt := 0
 	for _, i := range chosen {
 		if fam == fam4 {
-			cnt += len(g.eps[i].v4)
+			cnt += len(g.eps[i].v4())
 		} else {
-			cnt += len(g.eps[i].v6)
+			cnt += len(g.eps[i].v6())
 		}
 	}
 	out := make([]Record, len(a.Answer), len(a.Answer)+cnt)
@@ -188,9 +188,9 @@ func (s *Snapshot) answerGSLB(a Answer, g *gname, qt uint16, c Client, l *locate
 		t = TypeAAAA
 	}
 	for _, i := range chosen {
-		addrs := g.eps[i].v4
+		addrs := g.eps[i].v4()
 		if fam == fam6 {
-			addrs = g.eps[i].v6
+			addrs = g.eps[i].v6()
 		}
 		for _, ip := range addrs {
 			out = append(out, Record{Name: g.fqdn, Type: t, TTL: d.ttl, Data: RData{Addr: ip}})

@@ -1,6 +1,7 @@
 package gslb
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -23,9 +24,8 @@ type compiled struct {
 	names   []*gname
 	byName  map[string]*gname
 	regions map[string]*config.Region
-	// eps lists every endpoint in config order; epIdx maps ID -> index.
-	eps   []*gep
-	epIdx map[string]int
+	// eps lists every endpoint in config order (endpoint finds one by ID).
+	eps []*gep
 	// probes lists every probe target ID once, in config order, and
 	// probeNames[i] the names with an endpoint of probes[i]; byRegion
 	// lists the names with an endpoint in each region (each name once, in
@@ -41,17 +41,25 @@ type compiled struct {
 	// cidr4 and cidr6 are the CIDR map's networks sorted by address, to
 	// keep ECS scopes from covering a more specific entry (widenScope).
 	cidr4, cidr6 []netip.Prefix
-	// strs interns the short words names repeat (policy, role) while
-	// compiling; nil afterwards.
-	strs map[string]string
 }
 
-func (c *compiled) intern(v string) string {
-	if s, ok := c.strs[v]; ok {
-		return s
+// endpoint finds an endpoint by ID ("<name>@<gslb name>"): through its
+// name, so that no map of every endpoint is kept for the API's lookups.
+func (c *compiled) endpoint(id string) *gep {
+	_, host, ok := strings.Cut(id, "@")
+	if !ok {
+		return nil
 	}
-	c.strs[v] = v
-	return v
+	g := c.byName[strings.ToLower(host)+"."]
+	if g == nil {
+		return nil
+	}
+	for _, e := range g.eps {
+		if e.id == id {
+			return e
+		}
+	}
+	return nil
 }
 
 // settingsOf is cfg without what compiling turned into the compiled form:
@@ -141,6 +149,12 @@ const (
 	polGeomap
 )
 
+// String is the policy's config word, for explanations.
+func (p policyKind) String() string {
+	return [...]string{polNearest: "nearest", polAll: "all", polFailover: "failover",
+		polWeighted: "weighted", polGeomap: "geomap"}[p]
+}
+
 var policyNames = map[string]policyKind{
 	"": polNearest, "nearest": polNearest, "all": polAll, "failover": polFailover,
 	"weighted": polWeighted, "geomap": polGeomap,
@@ -148,32 +162,26 @@ var policyNames = map[string]policyKind{
 
 // gname is a compiled GSLB name.
 type gname struct {
-	idx  int // index in compiled.names and Snapshot.rt
-	fqdn string
-	zone *zone
-	// policyText and role are the config's words, for explanations; the
-	// decoded config itself is not kept (see settingsOf).
-	policyText, role string
-	policy           policyKind
-	ttl              uint32
-	minTTL           uint32
-	answers          int
-	write            bool
-	autoBack         bool
-	hold             time.Duration
-	openDown         bool
+	idx      int // index in compiled.names and Snapshot.rt
+	fqdn     string
+	zone     *zone
+	policy   policyKind
+	ttl      uint32
+	minTTL   uint32
+	answers  int
+	write    bool
+	autoBack bool
+	hold     time.Duration
+	openDown bool
 	// eps in config order; defOrder indexes eps by Order, then config order.
 	eps      []*gep
 	defOrder []int
 	// serving[fam] has bit i set when eps[i] serves fam (setServing).
 	serving [famTarget + 1]uint64
 	// order is Order followed by the other regions of the endpoints.
-	order  []string
-	geomap map[string][]string // keys upper case, "default" lower case
-	res    *residency
-	// fenceNeg is the SOA answered to fenced clients with fail closed:
-	// TTL and minimum are the name's TTL.
-	fenceNeg     []Record
+	order        []string
+	geomap       map[string][]string // keys upper case, "default" lower case
+	res          *residency
 	singleRegion bool
 	byLocation   bool // the ranking depends on where the client is
 	hasTarget    bool // some endpoint is answered as a CNAME
@@ -184,29 +192,46 @@ type residency struct {
 	regions map[string]bool
 	list    []string // the configured regions, in order, for explanations
 	closed  bool
+	// neg is the SOA answered to fenced clients with fail closed: TTL and
+	// minimum are the name's TTL.
+	neg []Record
 }
 
-// gep is a compiled endpoint.
+// gep is a compiled endpoint. A 100k-name config has hundreds of
+// thousands, so it holds only what answers and republishing read; the
+// rest is derived when an operator asks (name, addresses as text).
 type gep struct {
-	id, name, region string
-	probe            string // probe target ID, "" without probes
-	g                *gname
-	lat, lon         float64
-	v4, v6           []netip.Addr
-	target           string
-	weight           int
+	id     string // config.Endpoint.ID: "<endpoint name>@<gslb name>"
+	region string
+	probe  string // probe target ID, "" without probes
+	g      *gname
+	rg     *config.Region // the region's coordinates
+	// addrs holds the IPv4 addresses, then the IPv6 ones (from n4 on).
+	addrs  []netip.Addr
+	n4     int32
+	weight int32
+	target string
 	// alone are the records answered when e is chosen alone, with the
 	// name's TTL (see epRT.alone); built once here, shared by every
 	// Snapshot of this config.
 	alone [2][]Record
 }
 
+func (e *gep) v4() []netip.Addr { return e.addrs[:e.n4] }
+func (e *gep) v6() []netip.Addr { return e.addrs[e.n4:] }
+
+// name is the endpoint's own name, the part of its ID before the "@".
+func (e *gep) name() string {
+	name, _, _ := strings.Cut(e.id, "@")
+	return name
+}
+
 func (e *gep) serves(fam uint8) bool {
 	switch fam {
 	case fam4:
-		return len(e.v4) > 0 || e.target != ""
+		return e.n4 > 0 || e.target != ""
 	case fam6:
-		return len(e.v6) > 0 || e.target != ""
+		return len(e.addrs) > int(e.n4) || e.target != ""
 	case famTarget:
 		return e.target != ""
 	}
@@ -216,11 +241,9 @@ func (e *gep) serves(fam uint8) bool {
 // addresses are e's addresses as text, IPv4 first (the config's own
 // strings are not kept).
 func (e *gep) addresses() []string {
-	out := make([]string, 0, len(e.v4)+len(e.v6))
-	for _, l := range [][]netip.Addr{e.v4, e.v6} {
-		for _, a := range l {
-			out = append(out, a.String())
-		}
+	out := make([]string, len(e.addrs))
+	for i, a := range e.addrs {
+		out[i] = a.String()
 	}
 	return out
 }
@@ -270,10 +293,8 @@ func compile(cfg *config.Config) (*compiled, error) {
 		cfg:      cfg,
 		byName:   map[string]*gname{},
 		regions:  map[string]*config.Region{},
-		epIdx:    map[string]int{},
 		probeIdx: map[string]int{},
 		byRegion: map[string][]*gname{},
-		strs:     map[string]string{},
 	}
 	var errs []error
 	for i := range cfg.Regions {
@@ -311,7 +332,7 @@ func compile(cfg *config.Config) (*compiled, error) {
 			return a.Bits() - b.Bits()
 		})
 	}
-	c.cfg, c.strs = settingsOf(cfg), nil
+	c.cfg = settingsOf(cfg)
 	return c, nil
 }
 
@@ -645,7 +666,6 @@ func (c *compiled) compileName(nc *config.Name, z *zone) (*gname, error) {
 		return nil, fmt.Errorf("%s: unknown policy %q", g.fqdn, nc.Policy)
 	}
 	g.policy = pol
-	g.policyText, g.role = c.intern(nc.Policy), c.intern(nc.Role)
 	if g.write {
 		g.answers = 1
 	}
@@ -665,20 +685,27 @@ func (c *compiled) compileName(nc *config.Name, z *zone) (*gname, error) {
 		// rg.Name is one string shared by every endpoint of the region, so
 		// the answer path's region comparisons (metrics) find equal
 		// pointers rather than reading each endpoint's copy, cold at scale.
-		e := &gep{id: ec.ID, name: ec.Name, region: rg.Name, probe: ec.ProbeID, g: g,
-			lat: rg.Latitude, lon: rg.Longitude, weight: 1}
+		e := &gep{id: ec.ID, region: rg.Name, probe: ec.ProbeID, g: g, rg: rg, weight: 1}
 		if ec.Weight != nil {
-			e.weight = max(*ec.Weight, 0)
+			e.weight = int32(min(max(*ec.Weight, 0), math.MaxInt32))
+		}
+		if len(ec.Addresses) > 0 {
+			e.addrs = make([]netip.Addr, 0, len(ec.Addresses))
 		}
 		for j, a := range ec.Addresses {
 			ip, err := netip.ParseAddr(strings.TrimSpace(a))
 			if err != nil {
 				return nil, fmt.Errorf("%s: endpoints[%d].addresses[%d]: %w", g.fqdn, i, j, err)
 			}
-			if ip = ip.Unmap(); ip.Is4() {
-				e.v4 = append(e.v4, ip)
-			} else {
-				e.v6 = append(e.v6, ip)
+			e.addrs = append(e.addrs, ip.Unmap())
+		}
+		// IPv4 first, each family in config order.
+		slices.SortStableFunc(e.addrs, func(a, b netip.Addr) int {
+			return cmp.Compare(a.BitLen(), b.BitLen())
+		})
+		for _, ip := range e.addrs {
+			if ip.Is4() {
+				e.n4++
 			}
 		}
 		if ec.Target != "" {
@@ -686,10 +713,9 @@ func (c *compiled) compileName(nc *config.Name, z *zone) (*gname, error) {
 			g.hasTarget = true
 		}
 		e.alone = *aloneRecords(g, e, g.ttl)
-		if _, dup := c.epIdx[e.id]; dup {
+		if slices.ContainsFunc(g.eps, func(o *gep) bool { return o.id == e.id }) {
 			return nil, fmt.Errorf("%s: endpoints[%d]: duplicate endpoint id %q", g.fqdn, i, e.id)
 		}
-		c.epIdx[e.id] = len(c.eps)
 		c.eps = append(c.eps, e)
 		g.eps = append(g.eps, e)
 		regions[e.region] = true
@@ -750,7 +776,7 @@ func (c *compiled) compileName(nc *config.Name, z *zone) (*gname, error) {
 		neg, rare := z.soa[0], *z.soa[0].Data.Rare
 		rare.Minimum = g.ttl
 		neg.TTL, neg.Data.Rare = g.ttl, &rare
-		g.fenceNeg = []Record{neg}
+		g.res.neg = []Record{neg}
 	}
 	g.byLocation = g.res != nil || (!g.write && (g.policy == polNearest || g.policy == polGeomap))
 	if g.singleRegion && g.res == nil {

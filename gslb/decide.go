@@ -122,7 +122,7 @@ func (s *Snapshot) decide(g *gname, fam uint8, c Client, loc *geo.Location, loca
 
 	if hasCoords && tr != nil {
 		for _, i := range ord {
-			tr.dist[i] = geo.DistanceKM(loc.Lat, loc.Lon, g.eps[i].lat, g.eps[i].lon)
+			tr.dist[i] = geo.DistanceKM(loc.Lat, loc.Lon, g.eps[i].rg.Latitude, g.eps[i].rg.Longitude)
 		}
 	}
 	switch {
@@ -135,7 +135,7 @@ func (s *Snapshot) decide(g *gname, fam uint8, c Client, loc *geo.Location, loca
 			// Not precomputed: sort here. Insertion sort: stable (ties
 			// keep the default order), no allocation, and n is small.
 			for _, i := range ord {
-				dist[i] = geo.DistanceKM(loc.Lat, loc.Lon, g.eps[i].lat, g.eps[i].lon)
+				dist[i] = geo.DistanceKM(loc.Lat, loc.Lon, g.eps[i].rg.Latitude, g.eps[i].rg.Longitude)
 			}
 			for a := 1; a < len(ord); a++ {
 				for b := a; b > 0 && dist[ord[b]] < dist[ord[b-1]]; b-- {
@@ -232,7 +232,7 @@ func (s *Snapshot) decide(g *gname, fam uint8, c Client, loc *geo.Location, loca
 			ord = ord[:k]
 		case g.res.closed:
 			tr.reason("residency: client is fenced and no fenced region is ready; fail closed: NODATA with the name's TTL")
-			d.err, d.neg = ErrNoData, g.fenceNeg
+			d.err, d.neg = ErrNoData, g.res.neg
 			return d, nil
 		default:
 			tr.reason("residency: client is fenced but no fenced region is ready; fail open: normal policy")
@@ -267,7 +267,7 @@ func (s *Snapshot) decide(g *gname, fam uint8, c Client, loc *geo.Location, loca
 			}
 			if g.res.closed {
 				tr.reason("fail closed: NODATA with the name's TTL")
-				d.err, d.neg = ErrNoData, g.fenceNeg
+				d.err, d.neg = ErrNoData, g.res.neg
 				return d, nil
 			}
 			tr.reason("fail open: answering the write region")
@@ -409,7 +409,7 @@ func (s *Snapshot) pickWeighted(g *gname, ord, chosen []int, positive bool) []in
 			}
 		}
 		if positive {
-			return g.eps[i].weight
+			return int(g.eps[i].weight)
 		}
 		if g.eps[i].weight == 0 {
 			return 1

@@ -87,13 +87,10 @@ func rdataString(r Record) string {
 func (s *Snapshot) explain(g *gname, qtype uint16, c Client, loc *geo.Location, located bool) Explanation {
 	ex := Explanation{
 		Name: g.fqdn, Type: TypeString(qtype), Client: clientString(c), ECS: c.ECS,
-		Policy: g.policyText, Role: g.role,
+		Policy: g.policy.String(), Role: "read",
 	}
-	if ex.Policy == "" {
-		ex.Policy = "nearest"
-	}
-	if ex.Role == "" {
-		ex.Role = "read"
+	if g.write {
+		ex.Role = "write"
 	}
 	if located {
 		l := *loc
@@ -166,18 +163,18 @@ func (s *Snapshot) explain(g *gname, qtype uint16, c Client, loc *geo.Location, 
 		case e.target != "":
 			ex.Answer = append(ex.Answer, e.target)
 		case fam == fam6:
-			for _, a := range e.v6 {
+			for _, a := range e.v6() {
 				ex.Answer = append(ex.Answer, a.String())
 			}
 		case fam == fam4:
-			for _, a := range e.v4 {
+			for _, a := range e.v4() {
 				ex.Answer = append(ex.Answer, a.String())
 			}
 		default:
-			for _, a := range e.v4 {
+			for _, a := range e.v4() {
 				ex.Answer = append(ex.Answer, a.String())
 			}
-			for _, a := range e.v6 {
+			for _, a := range e.v6() {
 				ex.Answer = append(ex.Answer, a.String())
 			}
 		}

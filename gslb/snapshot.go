@@ -155,8 +155,7 @@ func (s *Snapshot) setView(prev *Snapshot, v View, now time.Time) {
 	for _, e := range eps {
 		var from EndpointState
 		if prev != nil {
-			if i, ok := prev.c.epIdx[e.id]; ok {
-				pe := prev.c.eps[i]
+			if pe := prev.c.endpoint(e.id); pe != nil {
 				from = prev.view.Endpoint(pe.id, pe.probe, pe.region)
 			}
 		}
@@ -203,8 +202,8 @@ func (c *compiled) dirtyNames(old, v View) []*gname {
 		}
 	}
 	for id := range drainChanges(old.EndpointDrains, v.EndpointDrains, old.At, v.At) {
-		if i, ok := c.epIdx[id]; ok {
-			mark(c.eps[i].g)
+		if e := c.endpoint(id); e != nil {
+			mark(e.g)
 		}
 	}
 	for r := range drainChanges(old.RegionDrains, v.RegionDrains, old.At, v.At) {
@@ -256,7 +255,7 @@ func (r *epRT) same(o epRT) bool {
 // copies instead of writing into a Snapshot.
 func aloneRecords(g *gname, e *gep, ttl uint32) *[2][]Record {
 	var out [2][]Record
-	for f, addrs := range [2][]netip.Addr{e.v4, e.v6} {
+	for f, addrs := range [2][]netip.Addr{e.v4(), e.v6()} {
 		if len(addrs) == 0 {
 			continue
 		}
@@ -308,18 +307,18 @@ func (s *Snapshot) Regions() []config.Region { return s.cfg.Regions }
 
 // Endpoint returns one endpoint's configuration and agreed state.
 func (s *Snapshot) Endpoint(id string) (EndpointInfo, bool) {
-	i, ok := s.c.epIdx[id]
-	if !ok {
+	e := s.c.endpoint(id)
+	if e == nil {
 		return EndpointInfo{}, false
 	}
-	return s.info(s.c.eps[i]), true
+	return s.info(e), true
 }
 
 func (s *Snapshot) info(e *gep) EndpointInfo {
 	st := s.view.Endpoint(e.id, e.probe, e.region)
 	return EndpointInfo{
-		ID: e.id, Name: e.name, GSLBName: e.g.fqdn, Zone: e.g.zone.apex, Region: e.region,
-		Addresses: e.addresses(), Target: e.target, Weight: e.weight, State: st,
+		ID: e.id, Name: e.name(), GSLBName: e.g.fqdn, Zone: e.g.zone.apex, Region: e.region,
+		Addresses: e.addresses(), Target: e.target, Weight: int(e.weight), State: st,
 		Active: e.g.write && s.writes[e.g.idx].region == e.region,
 	}
 }
