@@ -43,11 +43,12 @@ start=$(date +%s.%N)
 "$tmp/gslbd" -config "$tmp/gslbd.yaml" -log-level warn >"$tmp/log" 2>&1 &
 pid=$!
 for _ in $(seq 1 300); do
-	dig +short +time=1 +tries=1 @127.0.0.1 -p "$port" "n1.gslb.test" 2>/dev/null | grep -q . && break
+	# An address, not dig's "connection refused" line (also on stdout).
+	dig +short +time=1 +tries=1 @127.0.0.1 -p "$port" "n1.gslb.test" 2>/dev/null | grep -qE '^[0-9.]+$' && break
 	kill -0 $pid 2>/dev/null || { cat "$tmp/log" >&2; exit 1; }
 	sleep 0.1
 done
 ready=$(date +%s.%N)
 sleep 3 # let the first probe round and a GC pass settle
-echo "names=$n endpoints/name=$eps db=$(basename "$db") first answer after $(echo "$ready - $start" | bc) s"
+echo "names=$n endpoints/name=$eps db=$(basename "$db") first answer after $(awk "BEGIN{print $ready - $start}") s"
 grep -E '^(VmRSS|VmHWM)' "/proc/$pid/status"
