@@ -43,6 +43,18 @@ type compiled struct {
 	cidr4, cidr6 []netip.Prefix
 }
 
+// probeID returns the one copy of a probe target ID that compiled
+// endpoints share.
+func (c *compiled) probeID(id string) string {
+	if id == "" {
+		return ""
+	}
+	if i, ok := c.probeIdx[id]; ok {
+		return c.probes[i]
+	}
+	return strings.Clone(id)
+}
+
 // endpoint finds an endpoint by ID ("<name>@<gslb name>"): through its
 // name, so that no map of every endpoint is kept for the API's lookups.
 func (c *compiled) endpoint(id string) *gep {
@@ -685,7 +697,10 @@ func (c *compiled) compileName(nc *config.Name, z *zone) (*gname, error) {
 		// rg.Name is one string shared by every endpoint of the region, so
 		// the answer path's region comparisons (metrics) find equal
 		// pointers rather than reading each endpoint's copy, cold at scale.
-		e := &gep{id: ec.ID, region: rg.Name, probe: ec.ProbeID, g: g, rg: rg, weight: 1}
+		// The ID is copied and the probe ID shared, so that no string of
+		// the decoded config outlives it: each would pin a span of the
+		// freed config's memory (see settingsOf).
+		e := &gep{id: strings.Clone(ec.ID), region: rg.Name, probe: c.probeID(ec.ProbeID), g: g, rg: rg, weight: 1}
 		if ec.Weight != nil {
 			e.weight = int32(min(max(*ec.Weight, 0), math.MaxInt32))
 		}
