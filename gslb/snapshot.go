@@ -155,7 +155,11 @@ func (s *Snapshot) setView(prev *Snapshot, v View, now time.Time) {
 	for _, e := range eps {
 		var from EndpointState
 		if prev != nil {
-			if pe := prev.c.endpoint(e.id); pe != nil {
+			pe := e // same compiled config: the same endpoint
+			if prev.c != s.c {
+				pe = prev.c.endpoint(e.id)
+			}
+			if pe != nil {
 				from = prev.view.Endpoint(pe.id, pe.probe, pe.region)
 			}
 		}
