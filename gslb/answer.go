@@ -173,27 +173,20 @@ func (s *Snapshot) answerGSLB(a Answer, g *gname, qt uint16, c Client, l *locate
 			return a, true, nil
 		}
 	}
+	f := 0
+	if fam == fam6 {
+		f = 1
+	}
 	cnt := 0
 	for _, i := range chosen {
-		if fam == fam4 {
-			cnt += len(g.eps[i].v4())
-		} else {
-			cnt += len(g.eps[i].v6())
-		}
+		cnt += len(g.eps[i].alone[f])
 	}
 	out := make([]Record, len(a.Answer), len(a.Answer)+cnt)
 	copy(out, a.Answer)
-	t := TypeA
-	if fam == fam6 {
-		t = TypeAAAA
-	}
 	for _, i := range chosen {
-		addrs := g.eps[i].v4()
-		if fam == fam6 {
-			addrs = g.eps[i].v6()
-		}
-		for _, ip := range addrs {
-			out = append(out, Record{Name: g.fqdn, Type: t, TTL: d.ttl, Data: RData{Addr: ip}})
+		for _, r := range g.eps[i].alone[f] {
+			r.TTL = d.ttl
+			out = append(out, r)
 		}
 	}
 	a.Answer = out

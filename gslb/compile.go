@@ -41,6 +41,34 @@ type compiled struct {
 	// cidr4 and cidr6 are the CIDR map's networks sorted by address, to
 	// keep ECS scopes from covering a more specific entry (widenScope).
 	cidr4, cidr6 []netip.Prefix
+	// orders holds the distinct region orders while compiling (nil after).
+	orders map[string]sharedOrder
+}
+
+// shareOrder returns the one copy of a name's region order and
+// endpoint order that every name with the same ones shares; they are
+// never modified.
+func (c *compiled) shareOrder(order []string, defOrder []int) ([]string, []int) {
+	var key strings.Builder
+	for _, r := range order {
+		key.WriteString(r)
+		key.WriteByte(0)
+	}
+	for _, i := range defOrder {
+		key.WriteString(strconv.Itoa(i))
+		key.WriteByte(',')
+	}
+	if o, ok := c.orders[key.String()]; ok {
+		return o.regions, o.eps
+	}
+	o := sharedOrder{slices.Clip(order), slices.Clip(defOrder)}
+	c.orders[key.String()] = o
+	return o.regions, o.eps
+}
+
+type sharedOrder struct {
+	regions []string
+	eps     []int
 }
 
 // probeID returns the one copy of a probe target ID that compiled
@@ -218,19 +246,14 @@ type gep struct {
 	probe  string // probe target ID, "" without probes
 	g      *gname
 	rg     *config.Region // the region's coordinates
-	// addrs holds the IPv4 addresses, then the IPv6 ones (from n4 on).
-	addrs  []netip.Addr
-	n4     int32
 	weight int32
 	target string
-	// alone are the records answered when e is chosen alone, with the
-	// name's TTL (see epRT.alone); built once here, shared by every
-	// Snapshot of this config.
+	// alone are the A and AAAA records answered when e is chosen alone,
+	// with the name's TTL (see epRT.alone); built once here, shared by
+	// every Snapshot of this config. They hold e's addresses (in config
+	// order per family): there is no other copy.
 	alone [2][]Record
 }
-
-func (e *gep) v4() []netip.Addr { return e.addrs[:e.n4] }
-func (e *gep) v6() []netip.Addr { return e.addrs[e.n4:] }
 
 // name is the endpoint's own name, the part of its ID before the "@".
 func (e *gep) name() string {
@@ -241,9 +264,9 @@ func (e *gep) name() string {
 func (e *gep) serves(fam uint8) bool {
 	switch fam {
 	case fam4:
-		return e.n4 > 0 || e.target != ""
+		return len(e.alone[0]) > 0 || e.target != ""
 	case fam6:
-		return len(e.addrs) > int(e.n4) || e.target != ""
+		return len(e.alone[1]) > 0 || e.target != ""
 	case famTarget:
 		return e.target != ""
 	}
@@ -253,9 +276,11 @@ func (e *gep) serves(fam uint8) bool {
 // addresses are e's addresses as text, IPv4 first (the config's own
 // strings are not kept).
 func (e *gep) addresses() []string {
-	out := make([]string, len(e.addrs))
-	for i, a := range e.addrs {
-		out[i] = a.String()
+	out := make([]string, 0, len(e.alone[0])+len(e.alone[1]))
+	for _, recs := range e.alone {
+		for _, r := range recs {
+			out = append(out, r.Data.Addr.String())
+		}
 	}
 	return out
 }
@@ -307,6 +332,7 @@ func compile(cfg *config.Config) (*compiled, error) {
 		regions:  map[string]*config.Region{},
 		probeIdx: map[string]int{},
 		byRegion: map[string][]*gname{},
+		orders:   map[string]sharedOrder{},
 	}
 	var errs []error
 	for i := range cfg.Regions {
@@ -344,7 +370,7 @@ func compile(cfg *config.Config) (*compiled, error) {
 			return a.Bits() - b.Bits()
 		})
 	}
-	c.cfg = settingsOf(cfg)
+	c.cfg, c.orders = settingsOf(cfg), nil
 	return c, nil
 }
 
@@ -704,30 +730,21 @@ func (c *compiled) compileName(nc *config.Name, z *zone) (*gname, error) {
 		if ec.Weight != nil {
 			e.weight = int32(min(max(*ec.Weight, 0), math.MaxInt32))
 		}
-		if len(ec.Addresses) > 0 {
-			e.addrs = make([]netip.Addr, 0, len(ec.Addresses))
-		}
+		addrs := make([]netip.Addr, 0, len(ec.Addresses))
 		for j, a := range ec.Addresses {
 			ip, err := netip.ParseAddr(strings.TrimSpace(a))
 			if err != nil {
 				return nil, fmt.Errorf("%s: endpoints[%d].addresses[%d]: %w", g.fqdn, i, j, err)
 			}
-			e.addrs = append(e.addrs, ip.Unmap())
+			addrs = append(addrs, ip.Unmap())
 		}
 		// IPv4 first, each family in config order.
-		slices.SortStableFunc(e.addrs, func(a, b netip.Addr) int {
-			return cmp.Compare(a.BitLen(), b.BitLen())
-		})
-		for _, ip := range e.addrs {
-			if ip.Is4() {
-				e.n4++
-			}
-		}
+		slices.SortStableFunc(addrs, func(a, b netip.Addr) int { return cmp.Compare(a.BitLen(), b.BitLen()) })
 		if ec.Target != "" {
 			e.target = fqdn(ec.Target, z.apex)
 			g.hasTarget = true
 		}
-		e.alone = *aloneRecords(g, e, g.ttl)
+		e.alone = aloneRecords(g, addrs, g.ttl)
 		if slices.ContainsFunc(g.eps, func(o *gep) bool { return o.id == e.id }) {
 			return nil, fmt.Errorf("%s: endpoints[%d]: duplicate endpoint id %q", g.fqdn, i, e.id)
 		}
@@ -751,24 +768,31 @@ func (c *compiled) compileName(nc *config.Name, z *zone) (*gname, error) {
 	g.singleRegion = len(regions) == 1
 
 	// Region order: Order first, then the endpoints' other regions in
-	// config order.
+	// config order. Names mostly repeat a few orders, so each distinct
+	// one is kept once (c.orders).
+	order := make([]string, 0, len(nc.Order)+len(g.eps))
 	for _, r := range nc.Order {
-		if !slices.Contains(g.order, r) {
-			g.order = append(g.order, r)
+		if rg, ok := c.regions[r]; ok {
+			r = rg.Name // the shared copy, not the decoded config's
+		}
+		if !slices.Contains(order, r) {
+			order = append(order, r)
 		}
 	}
 	for _, e := range g.eps {
-		if !slices.Contains(g.order, e.region) {
-			g.order = append(g.order, e.region)
+		if !slices.Contains(order, e.region) {
+			order = append(order, e.region)
 		}
 	}
-	for _, r := range g.order {
+	defOrder := make([]int, 0, len(g.eps))
+	for _, r := range order {
 		for i, e := range g.eps {
 			if e.region == r {
-				g.defOrder = append(g.defOrder, i)
+				defOrder = append(defOrder, i)
 			}
 		}
 	}
+	g.order, g.defOrder = c.shareOrder(order, defOrder)
 	if len(nc.GeoMap) > 0 {
 		g.geomap = make(map[string][]string, len(nc.GeoMap))
 		for k, v := range nc.GeoMap {

@@ -162,20 +162,14 @@ func (s *Snapshot) explain(g *gname, qtype uint16, c Client, loc *geo.Location, 
 		switch {
 		case e.target != "":
 			ex.Answer = append(ex.Answer, e.target)
-		case fam == fam6:
-			for _, a := range e.v6() {
-				ex.Answer = append(ex.Answer, a.String())
-			}
-		case fam == fam4:
-			for _, a := range e.v4() {
-				ex.Answer = append(ex.Answer, a.String())
-			}
 		default:
-			for _, a := range e.v4() {
-				ex.Answer = append(ex.Answer, a.String())
-			}
-			for _, a := range e.v6() {
-				ex.Answer = append(ex.Answer, a.String())
+			for f, recs := range e.alone {
+				if (fam == fam4 && f == 1) || (fam == fam6 && f == 0) {
+					continue
+				}
+				for _, r := range recs {
+					ex.Answer = append(ex.Answer, r.Data.Addr.String())
+				}
 			}
 		}
 		if e.target != "" {

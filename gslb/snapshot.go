@@ -254,24 +254,49 @@ func (r *epRT) same(o epRT) bool {
 	return r.state == o.state && r.transition == o.transition && r.since.Equal(o.since)
 }
 
-// aloneRecords builds e's A and AAAA records as answered when e is chosen
-// alone, with TTL ttl. Their capacity is full, so an append by a caller
-// copies instead of writing into a Snapshot.
-func aloneRecords(g *gname, e *gep, ttl uint32) *[2][]Record {
+// aloneRecords builds the A and AAAA records of addrs (IPv4 and IPv6,
+// in order) as answered when their endpoint is chosen alone, with TTL
+// ttl. Their capacity is full, so an append by a caller copies instead of
+// writing into a Snapshot. They are also the endpoint's only copy of its
+// addresses.
+func aloneRecords(g *gname, addrs []netip.Addr, ttl uint32) [2][]Record {
 	var out [2][]Record
-	for f, addrs := range [2][]netip.Addr{e.v4(), e.v6()} {
-		if len(addrs) == 0 {
-			continue
+	n4 := 0
+	for _, ip := range addrs {
+		if ip.Is4() {
+			n4++
 		}
-		t := TypeA
-		if f == 1 {
-			t = TypeAAAA
+	}
+	if len(addrs) == 0 {
+		return out
+	}
+	recs := make([]Record, 0, len(addrs)) // one allocation for both
+	for _, ip := range addrs {
+		t := TypeAAAA
+		if ip.Is4() {
+			t = TypeA
 		}
-		recs := make([]Record, len(addrs))
-		for i, ip := range addrs {
-			recs[i] = Record{Name: g.fqdn, Type: t, TTL: ttl, Data: RData{Addr: ip}}
+		recs = append(recs, Record{Name: g.fqdn, Type: t, TTL: ttl, Data: RData{Addr: ip}})
+	}
+	if n4 > 0 {
+		out[0] = recs[:n4:n4]
+	}
+	if n4 < len(recs) {
+		out[1] = recs[n4:]
+	}
+	return out
+}
+
+// withTTL copies records with another TTL.
+func withTTL(alone *[2][]Record, ttl uint32) *[2][]Record {
+	var out [2][]Record
+	for f, recs := range alone {
+		if len(recs) > 0 {
+			out[f] = slices.Clone(recs)
+			for i := range out[f] {
+				out[f][i].TTL = ttl
+			}
 		}
-		out[f] = recs
 	}
 	return &out
 }
@@ -283,7 +308,7 @@ func buildRT(g *gname, v View) []epRT {
 		es := v.Endpoint(e.id, e.probe, e.region)
 		rt := epRT{state: es.State, transition: es.Transition, since: es.Since, alone: &e.alone}
 		if es.Transition && g.minTTL != g.ttl {
-			rt.alone = aloneRecords(g, e, g.minTTL)
+			rt.alone = withTTL(&e.alone, g.minTTL)
 		}
 		out[i] = rt
 	}
