@@ -122,6 +122,8 @@ type ObservationRow struct {
 type EventRow struct {
 	At       time.Time  `json:"at"`
 	Endpoint string     `json:"endpoint"`
+	GSLBName string     `json:"gslb_name"`
+	Region   string     `json:"region"`
 	From     gslb.State `json:"from"`
 	To       gslb.State `json:"to"`
 	Reason   string     `json:"reason"`

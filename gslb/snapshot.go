@@ -171,7 +171,8 @@ func (s *Snapshot) setView(prev *Snapshot, v View, now time.Time) {
 		if at.IsZero() {
 			at = now
 		}
-		s.changes = append(s.changes, Event{At: at, Endpoint: e.id, From: from.State, To: to.State, Reason: to.Reason})
+		s.changes = append(s.changes, Event{At: at, Endpoint: e.id, GSLBName: e.g.fqdn, Region: e.region,
+			From: from.State, To: to.State, Reason: to.Reason})
 	}
 	if prev != nil {
 		s.events = prev.events
@@ -393,9 +394,14 @@ type EndpointInfo struct {
 type Event struct {
 	At       time.Time `json:"at"`
 	Endpoint string    `json:"endpoint"`
-	From     State     `json:"from"`
-	To       State     `json:"to"`
-	Reason   string    `json:"reason"`
+	// GSLBName and Region are the endpoint's, so that a consumer of many
+	// events (metrics, after a region outage under 100k names) needs no
+	// lookup per event.
+	GSLBName string `json:"gslb_name"`
+	Region   string `json:"region"`
+	From     State  `json:"from"`
+	To       State  `json:"to"`
+	Reason   string `json:"reason"`
 }
 
 // Explanation is a decision with its reasons.

@@ -131,13 +131,9 @@ func (m *metrics) observeSwap(cur, next *gslb.Snapshot) {
 		}
 	}
 	for _, ev := range next.Changes() {
-		info, ok := next.Endpoint(ev.Endpoint)
-		if !ok {
-			continue
-		}
-		m.transitions.WithLabelValues(info.Region, ev.From.String(), ev.To.String()).Inc()
+		m.transitions.WithLabelValues(ev.Region, ev.From.String(), ev.To.String()).Inc()
 		if ev.From == gslb.Ready {
-			m.failovers.WithLabelValues(m.failoverName(info.GSLBName)).Inc()
+			m.failovers.WithLabelValues(m.failoverName(ev.GSLBName)).Inc()
 		}
 	}
 }
