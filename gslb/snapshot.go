@@ -104,15 +104,21 @@ func (s *Snapshot) WithView(v View, now time.Time) *Snapshot {
 // name or endpoint.
 func (s *Snapshot) setView(prev *Snapshot, v View, now time.Time) {
 	s.view, s.now = v, now
-	var changed []*gep // endpoints whose state, since or transition moved
+	// moved are the endpoints whose agreed state changed, with the state
+	// they had (from prev.rt, built under prev.view).
+	type move struct {
+		e    *gep
+		from State
+	}
+	var moved []move
 	if prev != nil && prev.c == s.c {
 		s.rt = slices.Clone(prev.rt)
 		for _, g := range s.c.dirtyNames(prev.view, v) {
 			old, rt := prev.rt[g.idx], buildRT(g, v)
 			s.rt[g.idx] = rt
 			for i, e := range g.eps {
-				if !old[i].same(rt[i]) {
-					changed = append(changed, e)
+				if old[i].state != rt[i].state {
+					moved = append(moved, move{e, old[i].state})
 				}
 			}
 		}
@@ -144,35 +150,22 @@ func (s *Snapshot) setView(prev *Snapshot, v View, now time.Time) {
 	// Events: every agreed state change from the previous View, in config
 	// order, appended to the carried history. The first Snapshot has no
 	// previous state to change from.
+	if prev != nil && prev.c == s.c {
+		s.changes = make([]Event, 0, len(moved))
+		for _, m := range moved {
+			s.addChange(m.e, m.from, v.Endpoint(m.e.id, m.e.probe, m.e.region), now)
+		}
+	}
 	var eps []*gep
-	switch {
-	case prev == nil:
-	case prev.c == s.c:
-		eps = changed // a state change is a change same sees
-	default:
+	if prev != nil && prev.c != s.c {
 		eps = s.c.eps
 	}
 	for _, e := range eps {
 		var from EndpointState
-		if prev != nil {
-			pe := e // same compiled config: the same endpoint
-			if prev.c != s.c {
-				pe = prev.c.endpoint(e.id)
-			}
-			if pe != nil {
-				from = prev.view.Endpoint(pe.id, pe.probe, pe.region)
-			}
+		if pe := prev.c.endpoint(e.id); pe != nil {
+			from = prev.view.Endpoint(pe.id, pe.probe, pe.region)
 		}
-		to := v.Endpoint(e.id, e.probe, e.region)
-		if from.State == to.State {
-			continue
-		}
-		at := to.Since
-		if at.IsZero() {
-			at = now
-		}
-		s.changes = append(s.changes, Event{At: at, Endpoint: e.id, GSLBName: e.g.fqdn, Region: e.region,
-			From: from.State, To: to.State, Reason: to.Reason})
+		s.addChange(e, from.State, v.Endpoint(e.id, e.probe, e.region), now)
 	}
 	if prev != nil {
 		s.events = prev.events
@@ -250,9 +243,17 @@ func drainChanges(a, b map[string]Drain, ta, tb time.Time) map[string]bool {
 	return out
 }
 
-// same reports whether two runtime states answer alike.
-func (r *epRT) same(o epRT) bool {
-	return r.state == o.state && r.transition == o.transition && r.since.Equal(o.since)
+// addChange records e's move from the state from to to, if it moved.
+func (s *Snapshot) addChange(e *gep, from State, to EndpointState, now time.Time) {
+	if from == to.State {
+		return
+	}
+	at := to.Since
+	if at.IsZero() {
+		at = now
+	}
+	s.changes = append(s.changes, Event{At: at, Endpoint: e.id, GSLBName: e.g.fqdn, Region: e.region,
+		From: from, To: to.State, Reason: to.Reason})
 }
 
 // aloneRecords builds the A and AAAA records of addrs (IPv4 and IPv6,
