@@ -133,6 +133,16 @@
 // again. A Snapshot built with WithView rebuilds only the names that use
 // a target or a drain that changed.
 //
+// # Memory
+//
+// A compiled config holds what answering and republishing read and little
+// else, because a config may have 100k names: an endpoint's addresses live
+// only in its prebuilt records, TXT/CAA/SOA data sits behind RData's
+// pointer, names share their region orders, and the decoded config's
+// names are dropped once compiled (Snapshot.Config keeps the settings
+// only; Endpoints and Explain give the names back). Compiled strings are
+// copies, so no string of the decoded config pins its freed memory.
+//
 // # Changes
 //
 // Change is the event type failover hooks deliver and the audit log
