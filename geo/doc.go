@@ -3,13 +3,16 @@
 //
 // # What it owns
 //
-//   - Database: one mmdb image held in memory. It reads GeoIP2/GeoLite2
-//     City and Country databases (and DB-IP's compatible ones), whose
-//     records it decodes into github.com/oschwald/geoip2-golang/v2's types,
-//     and ip-location-db "country ..." / "city ..." databases, whose flat
-//     records carry country_code (and latitude/longitude), a schema
-//     geoip2-golang does not model. maxminddb-golang is used directly only
-//     for that flat schema, the search tree and network iteration. Other
+//   - Database: one mmdb image, compiled when opened into the range table
+//     that answers its lookups. It reads GeoIP2/GeoLite2 City and Country
+//     databases (and DB-IP's compatible ones), whose records it decodes
+//     into github.com/oschwald/geoip2-golang/v2's types, and ip-location-db
+//     "country ..." / "city ..." databases, whose flat records carry
+//     country_code (and latitude/longitude), a schema geoip2-golang does
+//     not model. maxminddb-golang is used directly only while opening: for
+//     the metadata, that flat schema and the first records' check; geo
+//     walks the search tree's nodes itself, as Reader.Lookup does, since
+//     Reader.Networks skips the IPv4 aliases the table must answer. Other
 //     types (ASN, ISP, anonymous IP, ...) are refused when opened.
 //   - Locator: CIDR entries first, longest prefix wins, then each database
 //     in order. A database record locates by its own coordinates ("city"),
@@ -34,14 +37,14 @@
 // # Concurrency
 //
 // A Database and a Locator are immutable once built and safe for concurrent
-// use by any number of goroutines. The database bytes are read into memory
-// (never memory-mapped) and owned by the Database; nothing ever closes it,
-// so replacing a database means building a new Locator and letting the old
-// one be collected once no query holds it — no close can race a lookup.
-// Lookups do not lock and do not allocate: opening a Database compiles its
-// tree into a sorted range table (each distinct record decoded once), so
-// a lookup is a binary search; only the IPv4 subtree's aliases in IPv6
-// trees (::/96, 2001::/32, 2002::/16) still walk the tree and decode.
-// Records are decoded when the table is compiled (MaxMind-layout ones into
-// geoip2-golang's City, about 1 KB each) and on those tree walks.
+// use by any number of goroutines. Opening a Database compiles its search
+// tree into a sorted range table (each distinct record decoded once,
+// MaxMind-layout ones through geoip2-golang's City, about 1 KB each while
+// compiling), and that table answers every lookup, the IPv4 subtree's
+// aliases in IPv6 trees (::/96, Teredo 2001::/32, 6to4 2002::/16)
+// included: a lookup is a binary search that does not lock, allocate or
+// decode. The Database keeps neither the mmdb bytes nor a reader of them,
+// so the caller's copy is the only one and is collected once dropped, and
+// there is nothing to close: replacing a database means building a new
+// Locator and letting the old one be collected once no query holds it.
 package geo

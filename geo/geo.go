@@ -23,9 +23,10 @@ type Location struct {
 	// Source names what located it: "cidr" or "mmdb:<name>", and how:
 	// "city", "country-centroid", "continent-centroid".
 	Source string `json:"source"`
-	// Place is 1 + the index of this location in its Locator's Places
-	// when a compiled database table located it, else 0; callers use it
-	// to look up values they computed once per place (distances).
+	// Place is this location's number among its Locator's places
+	// (NumPlaces, EachPlace), or 0 from Database.Locate, as places are
+	// numbered per Locator; callers use it to look up values they
+	// computed once per place (distances).
 	Place uint32 `json:"-"`
 }
 

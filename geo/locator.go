@@ -12,19 +12,15 @@ import (
 )
 
 // Database is one MaxMind-format database (City or Country, GeoIP2,
-// GeoLite2 or ip-location-db "country" type) held in memory.
+// GeoLite2 or ip-location-db "country" type), compiled into a range
+// table when it is opened. It keeps neither the mmdb image nor a reader
+// of it: every lookup is answered by the table.
 type Database struct {
 	name string
 	typ  string
-	r    *maxminddb.Reader
-	// decode reads one record: into geoip2-golang's types for MaxMind-
-	// layout databases, else the flat ip-location-db layout.
-	decode func(maxminddb.Result) (fields, error)
-
-	// Source strings are built once so that Locate does not allocate.
-	srcCity, srcCountry, srcContinent string
-
-	// table answers lookups once compiled (nil while compiling).
+	// ipv6 is false for an IPv4-only tree (ip_version 4), which locates
+	// no IPv6 address.
+	ipv6  bool
 	table *rangeTable
 }
 
@@ -76,16 +72,18 @@ func decodeWith(typ string) func(maxminddb.Result) (fields, error) {
 
 // probeRecords is how many records OpenDatabase decodes to catch a corrupt
 // data section before the database is put in service. The tree itself is
-// checked on every lookup, which fails (as a miss) rather than panics.
+// checked by compiling it: the walk refuses records that point outside
+// the tree or the data section and paths longer than 128 bits.
 const probeRecords = 64
 
 // OpenDatabase parses an mmdb image held in data. name is used in errors
 // and in Location.Source.
 //
-// The Database keeps data (it is never memory-mapped and never closed, so
-// no query can race a close); the caller must not modify data afterwards.
-// Corrupt data and database types without location data (ASN, ISP, ...)
-// are refused with an error that names the database.
+// Opening compiles the search tree into a range table (see rangeTable),
+// and the Database keeps nothing else: neither data nor anything that
+// points into it, so the caller may reuse or drop data once OpenDatabase
+// returns. Corrupt data and database types without location data (ASN,
+// ISP, ...) are refused with an error that names the database.
 func OpenDatabase(name string, data []byte) (*Database, error) {
 	if len(data) == 0 {
 		return nil, fmt.Errorf("geo: database %s: empty file", name)
@@ -116,19 +114,11 @@ func OpenDatabase(name string, data []byte) (*Database, error) {
 			break
 		}
 	}
-	d := &Database{
-		name:         name,
-		typ:          typ,
-		r:            r,
-		decode:       decodeWith(typ),
-		srcCity:      "mmdb:" + name + "/city",
-		srcCountry:   "mmdb:" + name + "/country-centroid",
-		srcContinent: "mmdb:" + name + "/continent-centroid",
+	t, err := compileTable(r, data, sources(name), decodeWith(typ))
+	if err != nil {
+		return nil, fmt.Errorf("geo: database %s: %w", name, err)
 	}
-	if d.table, err = compileTable(d); err != nil {
-		return nil, err
-	}
-	return d, nil
+	return &Database{name: name, typ: typ, ipv6: r.Metadata.IPVersion == 6, table: t}, nil
 }
 
 // openBytes wraps maxminddb.OpenBytes so that a decoder panic on hostile
@@ -174,28 +164,30 @@ func (d *Database) Locate(a netip.Addr) (Location, bool) {
 }
 
 func (d *Database) locate(a netip.Addr) (loc Location, ok bool) {
-	if a.Is6() && d.r.Metadata.IPVersion == 4 {
+	if a.Is6() && !d.ipv6 {
 		return Location{}, false
 	}
-	if d.table != nil {
-		if loc, ok, handled := d.table.locate(a); handled {
-			return loc, ok
-		}
+	return d.table.locate(a)
+}
+
+// sourceNames are the Location.Source strings of one database, built once
+// so that every Location of its table shares them.
+type sourceNames struct {
+	city, country, continent string
+}
+
+func sources(name string) sourceNames {
+	return sourceNames{
+		city:      "mmdb:" + name + "/city",
+		country:   "mmdb:" + name + "/country-centroid",
+		continent: "mmdb:" + name + "/continent-centroid",
 	}
-	res := d.r.Lookup(a)
-	if !res.Found() {
-		return Location{}, false
-	}
-	rec, err := d.decode(res)
-	if err != nil {
-		return Location{}, false
-	}
-	loc.Network = unmapPrefix(res.Prefix())
-	if a.Is4() && !loc.Network.Addr().Is4() {
-		// The tree returned an IPv6 network wider than the IPv4 space;
-		// in IPv4 terms it covers everything.
-		loc.Network = netip.PrefixFrom(netip.IPv4Unspecified(), 0)
-	}
+}
+
+// locationOf is where a decoded record locates, Network unset: by its own
+// coordinates, else its country's centroid, else its continent's. ok is
+// false when the record names none of these.
+func locationOf(rec fields, src sourceNames) (loc Location, ok bool) {
 	loc.Country = upper2(rec.country)
 	loc.Continent = upper2(rec.continent)
 	var cp place
@@ -208,17 +200,17 @@ func (d *Database) locate(a netip.Addr) (loc Location, ok bool) {
 	}
 	if rec.hasCoords {
 		loc.Lat, loc.Lon, loc.HasCoords = rec.lat, rec.lon, true
-		loc.Source = d.srcCity
+		loc.Source = src.city
 		return loc, true
 	}
 	if countryKnown {
 		loc.Lat, loc.Lon, loc.HasCoords = cp.lat, cp.lon, true
-		loc.Source = d.srcCountry
+		loc.Source = src.country
 		return loc, true
 	}
 	if p, ok := continents[loc.Continent]; ok {
 		loc.Lat, loc.Lon, loc.HasCoords = p.lat, p.lon, true
-		loc.Source = d.srcContinent
+		loc.Source = src.continent
 		return loc, true
 	}
 	return Location{}, false
@@ -243,7 +235,7 @@ type Locator struct {
 func NewLocator(entries []CIDREntry, dbs ...*Database) (*Locator, error) {
 	t, errs := newCIDRTable(entries)
 	for i, db := range dbs {
-		if db == nil || db.r == nil {
+		if db == nil || db.table == nil {
 			errs = append(errs, fmt.Errorf("database %d is nil", i))
 		}
 	}

@@ -4,8 +4,8 @@ package geo
 // table or its CIDR map carries a number (Location.Place, from 1 to
 // NumPlaces), so that callers can compute what depends only on the
 // location (distances, rankings) once per place instead of once per
-// query. The tree lookups that a table leaves to the mmdb reader (IPv4
-// aliases in an IPv6 tree) return Place 0.
+// query. Only CIDR-map and table locations exist, so every location a
+// Locator returns has a place.
 
 // placeBases numbers the table locations of dbs one after the other, as
 // EachPlace lists them.

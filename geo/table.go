@@ -6,25 +6,33 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+
+	"github.com/oschwald/maxminddb-golang/v2"
 )
 
 // rangeTable is a Database compiled once, when it is opened, for
 // lookups: every network of the search tree whose record locates, sorted
 // per address family, pointing at its Location. Each distinct record is
 // decoded once while compiling, so a lookup is a binary search and a
-// copy, with no decoding and no allocation.
+// copy, with no decoding and no allocation, and the mmdb image is not
+// needed after compiling.
 //
-// It answers exactly what Database.locate answers from the tree (the same
-// network, the same Location), because each Location is made by
-// Database.locate itself; addresses it cannot answer that way (the IPv4
-// subtree's aliases in an IPv6 tree: ::/96, Teredo 2001::/32, 6to4
-// 2002::/16, which the tree walk skips) are left to the tree.
+// It answers exactly what maxminddb's Reader.Lookup answers (the same
+// network, the record's Location), including for the IPv6 ranges that an
+// IPv6 tree points at its IPv4 subtree (the writer's aliases: Teredo
+// 2001::/32, 6to4 2002::/16; and ::/96, where the subtree itself sits).
+// Lookup walks such an address's bits past the alias as an IPv4 address,
+// so the table keeps each alias as a zone entry: an IPv6 entry whose
+// address is answered by the IPv4 table from the bits after the alias's
+// prefix, with the network the tree walk reports, the address's own
+// prefix of the alias's length plus the IPv4 network's.
 type rangeTable struct {
 	// v4 networks: first address and meta (location index << 8 | bits).
 	v4Start []uint32
 	v4Meta  []uint32
 	// v6 networks of at most 64 bits by their first 64 bits; longer
-	// ones (rare in real databases) in v6Long.
+	// ones (rare in real databases) in v6Long. A meta whose location
+	// index is zoneIndex marks an alias of the IPv4 subtree.
 	v6Start  []uint64
 	v6Meta   []uint32
 	v6Long   [][2]uint64
@@ -32,74 +40,90 @@ type rangeTable struct {
 	locs     []Location // distinct locations; Network unset, Place = index+1
 }
 
-// maxTableLocations bounds distinct locations to what meta's 24 bits hold.
-const maxTableLocations = 1 << 24
+// zoneIndex is the location index that marks an IPv6 entry as an alias of
+// the IPv4 subtree; maxTableLocations keeps real indexes below it within
+// meta's 24 bits.
+const (
+	zoneIndex         = 1<<24 - 1
+	maxTableLocations = zoneIndex
+)
 
-// aliases are the IPv6 ranges an IPv6 tree may map onto its IPv4
-// subtree; lookups there go to the tree.
-var aliases = []netip.Prefix{
-	netip.MustParsePrefix("::/96"),
-	netip.MustParsePrefix("2001::/32"),
-	netip.MustParsePrefix("2002::/16"),
-}
-
-// compileTable walks d's tree once. d.table must be nil (d.locate is
-// then the tree lookup that the table copies).
-func compileTable(d *Database) (*rangeTable, error) {
+// compileTable walks the search tree of data (opened as r) once and
+// decodes each record it reaches once, with decode, into a Location
+// named after src.
+//
+// It reads the tree's nodes itself rather than through r.Networks, which
+// skips every network that points at the IPv4 subtree's root outside it
+// (the aliases): the table must answer those too, as zones.
+func compileTable(r *maxminddb.Reader, data []byte, src sourceNames, decode func(maxminddb.Result) (fields, error)) (*rangeTable, error) {
+	tr, err := newSearchTree(r, data)
+	if err != nil {
+		return nil, err
+	}
 	t := &rangeTable{}
-	byOffset := map[uintptr]int32{}
+	byOffset := map[uint]int32{}
 	byValue := map[Location]int32{}
-	for res := range d.r.Networks() {
-		if err := res.Err(); err != nil {
-			return nil, fmt.Errorf("geo: database %s: corrupt search tree: %w", d.name, err)
+	leaf := func(hi, lo uint64, bits int, ptr uint) error {
+		offset, err := tr.dataOffset(ptr)
+		if err != nil {
+			return err
 		}
-		p := unmapPrefix(res.Prefix())
-		idx, seen := byOffset[res.Offset()]
+		idx, seen := byOffset[offset]
 		if !seen {
 			idx = -1
-			if loc, ok := d.locate(p.Addr()); ok {
-				loc.Network = netip.Prefix{}
-				if i, dup := byValue[loc]; dup {
-					idx = i
-				} else if len(t.locs) < maxTableLocations {
-					idx = int32(len(t.locs))
-					loc.Place = uint32(idx) + 1
-					t.locs = append(t.locs, loc)
-					byValue[loc] = idx
-				} else {
-					return nil, fmt.Errorf("geo: database %s: more than %d distinct locations", d.name, maxTableLocations)
+			// A record that does not decode locates nothing, as a
+			// lookup that failed to decode it would.
+			if rec, err := decode(r.LookupOffset(uintptr(offset))); err == nil {
+				if loc, ok := locationOf(rec, src); ok {
+					if i, dup := byValue[loc]; dup {
+						idx = i
+					} else if len(t.locs) < maxTableLocations {
+						idx = int32(len(t.locs))
+						loc.Place = uint32(idx) + 1
+						t.locs = append(t.locs, loc)
+						byValue[loc] = idx
+					} else {
+						return fmt.Errorf("more than %d distinct locations", maxTableLocations)
+					}
 				}
 			}
-			byOffset[res.Offset()] = idx
+			byOffset[offset] = idx
 		}
-		if idx < 0 {
-			continue
+		if idx >= 0 {
+			t.add(hi, lo, bits, uint32(idx))
 		}
-		t.add(p, uint32(idx))
+		return nil
+	}
+	zone := func(hi, lo uint64, bits int) { t.add(hi, lo, bits, zoneIndex) }
+	if err := tr.walk(leaf, zone); err != nil {
+		return nil, err
 	}
 	t.sort()
 	return t, nil
 }
 
-func (t *rangeTable) add(p netip.Prefix, idx uint32) {
-	meta := idx<<8 | uint32(p.Bits())
+// add files the tree's network (hi, lo)/bits, in the tree's IPv6 terms
+// (an IPv4-only tree's are under ::/96), under idx. The IPv4 subtree's
+// networks are IPv4 ones, as a lookup reports them; networks inside
+// ::ffff:0:0/96 are dropped, as every lookup unmaps those addresses first.
+func (t *rangeTable) add(hi, lo uint64, bits int, idx uint32) {
+	meta := idx<<8 | uint32(bits)
 	switch {
-	case p.Addr().Is4():
-		a := p.Addr().As4()
-		t.v4Start = append(t.v4Start, binary.BigEndian.Uint32(a[:]))
-		t.v4Meta = append(t.v4Meta, meta)
-	case p.Bits() <= 64:
-		a := p.Addr().As16()
-		t.v6Start = append(t.v6Start, binary.BigEndian.Uint64(a[:8]))
+	case bits >= 96 && hi == 0 && lo>>32 == 0xffff:
+	case bits >= 96 && hi == 0 && lo>>32 == 0 && idx != zoneIndex:
+		t.v4Start = append(t.v4Start, uint32(lo))
+		t.v4Meta = append(t.v4Meta, idx<<8|uint32(bits-96))
+	case bits <= 64:
+		t.v6Start = append(t.v6Start, hi)
 		t.v6Meta = append(t.v6Meta, meta)
 	default:
-		a := p.Addr().As16()
-		t.v6Long = append(t.v6Long, [2]uint64{binary.BigEndian.Uint64(a[:8]), binary.BigEndian.Uint64(a[8:])})
+		t.v6Long = append(t.v6Long, [2]uint64{hi, lo})
 		t.v6LongMt = append(t.v6LongMt, meta)
 	}
-	if p.Addr().Is6() && p.Bits() <= 96 && p.Contains(netip.IPv6Unspecified()) {
+	if bits < 96 && hi == 0 && lo == 0 && idx != zoneIndex {
 		// An IPv6 tree's record above the IPv4 subtree covers all of
-		// IPv4; Database.locate reports it as 0.0.0.0/0.
+		// IPv4; Lookup reports it to an IPv4 address as this network,
+		// which in IPv4 terms is 0.0.0.0/0.
 		t.v4Start = append(t.v4Start, 0)
 		t.v4Meta = append(t.v4Meta, idx<<8)
 	}
@@ -113,9 +137,20 @@ func (t *rangeTable) sort() {
 	sortPairs(t.v6Long, t.v6LongMt, func(a, b [2]uint64) int {
 		return cmp.Or(cmp.Compare(a[0], b[0]), cmp.Compare(a[1], b[1]))
 	})
-	t.v4Start, t.v4Meta = slices.Clip(t.v4Start), slices.Clip(t.v4Meta)
-	t.v6Start, t.v6Meta = slices.Clip(t.v6Start), slices.Clip(t.v6Meta)
-	t.locs = slices.Clip(t.locs)
+	// Appending left up to a quarter of each slice unused; the table
+	// lives as long as the Database, so it is copied to its size.
+	t.v4Start, t.v4Meta = trim(t.v4Start), trim(t.v4Meta)
+	t.v6Start, t.v6Meta = trim(t.v6Start), trim(t.v6Meta)
+	t.v6Long, t.v6LongMt = trim(t.v6Long), trim(t.v6LongMt)
+	t.locs = trim(t.locs)
+}
+
+// trim returns s in an array of exactly its length.
+func trim[T any](s []T) []T {
+	if cap(s) == len(s) {
+		return s
+	}
+	return append(make([]T, 0, len(s)), s...)
 }
 
 func sortPairs[K any](keys []K, meta []uint32, c func(a, b K) int) {
@@ -135,59 +170,111 @@ func sortPairs[K any](keys []K, meta []uint32, c func(a, b K) int) {
 	copy(meta, m2)
 }
 
-// locate answers a (unmapped, no zone) from the table; handled is false
-// when the tree must answer.
-func (t *rangeTable) locate(a netip.Addr) (loc Location, ok, handled bool) {
+// locate answers a (unmapped, no zone) from the table.
+func (t *rangeTable) locate(a netip.Addr) (loc Location, ok bool) {
 	if a.Is4() {
 		b := a.As4()
-		x := binary.BigEndian.Uint32(b[:])
-		i := upper(t.v4Start, x) - 1
-		if i < 0 {
-			return Location{}, false, true
-		}
-		bits := int(t.v4Meta[i] & 0xff)
-		if uint64(x-t.v4Start[i]) >= uint64(1)<<(32-bits) {
-			return Location{}, false, true
+		i, ok := t.find4(binary.BigEndian.Uint32(b[:]))
+		if !ok {
+			return Location{}, false
 		}
 		loc = t.locs[t.v4Meta[i]>>8]
-		loc.Network = netip.PrefixFrom(netip.AddrFrom4(nth4(t.v4Start[i])), bits)
-		return loc, true, true
-	}
-	for _, p := range aliases {
-		if p.Contains(a) {
-			return Location{}, false, false
-		}
+		loc.Network = netip.PrefixFrom(netip.AddrFrom4(nth4(t.v4Start[i])), int(t.v4Meta[i]&0xff))
+		return loc, true
 	}
 	b := a.As16()
 	hi, lo := binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])
-	if len(t.v6Long) > 0 {
-		k := [2]uint64{hi, lo}
-		i, _ := slices.BinarySearchFunc(t.v6Long, k, func(e, k [2]uint64) int {
-			return cmp.Or(cmp.Compare(e[0], k[0]), cmp.Compare(e[1], k[1]))
-		})
-		if i < len(t.v6Long) && t.v6Long[i] == k {
-			i++ // upper bound
+	var start [2]uint64
+	var meta uint32
+	if i, ok := t.find6Long(hi, lo); ok {
+		start, meta = t.v6Long[i], t.v6LongMt[i]
+	} else {
+		i := upper(t.v6Start, hi) - 1
+		if i < 0 {
+			return Location{}, false
 		}
-		if i--; i >= 0 && t.v6Long[i][0] == hi {
-			bits := int(t.v6LongMt[i] & 0xff)
-			if lo-t.v6Long[i][1] < uint64(1)<<(128-bits) {
-				loc = t.locs[t.v6LongMt[i]>>8]
-				loc.Network = netip.PrefixFrom(addr16(t.v6Long[i][0], t.v6Long[i][1]), bits)
-				return loc, true, true
-			}
+		bits := int(t.v6Meta[i] & 0xff)
+		if bits > 0 && hi-t.v6Start[i] >= uint64(1)<<(64-bits) {
+			return Location{}, false
+		}
+		start, meta = [2]uint64{t.v6Start[i], 0}, t.v6Meta[i]
+	}
+	bits := int(meta & 0xff)
+	if meta>>8 == zoneIndex {
+		return t.zone(a, hi, lo, bits)
+	}
+	loc = t.locs[meta>>8]
+	loc.Network = netip.PrefixFrom(addr16(start[0], start[1]), bits)
+	return loc, true
+}
+
+// find6Long is the index of the v6Long network holding (hi, lo).
+func (t *rangeTable) find6Long(hi, lo uint64) (int, bool) {
+	if len(t.v6Long) == 0 {
+		return 0, false
+	}
+	k := [2]uint64{hi, lo}
+	i, found := slices.BinarySearchFunc(t.v6Long, k, func(e, k [2]uint64) int {
+		return cmp.Or(cmp.Compare(e[0], k[0]), cmp.Compare(e[1], k[1]))
+	})
+	if found {
+		return i, true
+	}
+	// Networks longer than 64 bits share their first 64 with the address.
+	if i--; i >= 0 && t.v6Long[i][0] == hi {
+		bits := int(t.v6LongMt[i] & 0xff)
+		if lo-t.v6Long[i][1] < uint64(1)<<(128-bits) {
+			return i, true
 		}
 	}
-	i := upper(t.v6Start, hi) - 1
+	return 0, false
+}
+
+// find4 is the index of the v4 network holding x.
+func (t *rangeTable) find4(x uint32) (int, bool) {
+	i := upper(t.v4Start, x) - 1
 	if i < 0 {
-		return Location{}, false, true
+		return 0, false
 	}
-	bits := int(t.v6Meta[i] & 0xff)
-	if bits > 0 && hi-t.v6Start[i] >= uint64(1)<<(64-bits) {
-		return Location{}, false, true
+	bits := int(t.v4Meta[i] & 0xff)
+	if uint64(x-t.v4Start[i]) >= uint64(1)<<(32-bits) {
+		return 0, false
 	}
-	loc = t.locs[t.v6Meta[i]>>8]
-	loc.Network = netip.PrefixFrom(addr16(t.v6Start[i], 0), bits)
-	return loc, true, true
+	return i, true
+}
+
+// zone answers a, inside an alias of the IPv4 subtree depth bits long, as
+// Lookup does: it walks the address's next 32 bits down the IPv4 subtree
+// and reports the address's prefix of depth plus the network's bits. A
+// walk that would need bits past the address's end fails in Lookup, so it
+// locates nothing here either.
+func (t *rangeTable) zone(a netip.Addr, hi, lo uint64, depth int) (Location, bool) {
+	i, ok := t.find4(bitsAfter(hi, lo, depth))
+	if !ok {
+		return Location{}, false
+	}
+	bits := depth + int(t.v4Meta[i]&0xff)
+	if bits > 128 {
+		return Location{}, false
+	}
+	loc := t.locs[t.v4Meta[i]>>8]
+	loc.Network = netip.PrefixFrom(a, bits).Masked()
+	return loc, true
+}
+
+// bitsAfter is the 32 bits of the address (hi, lo) that follow its first
+// n, zero past its end.
+func bitsAfter(hi, lo uint64, n int) uint32 {
+	switch {
+	case n == 0:
+	case n < 64:
+		hi = hi<<n | lo>>(64-n)
+	case n < 128:
+		hi = lo << (n - 64)
+	default:
+		hi = 0
+	}
+	return uint32(hi >> 32)
 }
 
 // upper is the index of the first element greater than x.

@@ -17,12 +17,15 @@ import (
 // network, using mmdbwriter as MaxMind's own tools do.
 func buildDB(t testing.TB, typ string, ipVersion int, records map[string]mmdbtype.Map) []byte {
 	t.Helper()
-	tree, err := mmdbwriter.New(mmdbwriter.Options{
-		DatabaseType:            typ,
-		IPVersion:               ipVersion,
-		RecordSize:              28,
-		IncludeReservedNetworks: true,
-	})
+	return buildDBWith(t, mmdbwriter.Options{DatabaseType: typ, IPVersion: ipVersion, RecordSize: 28}, records)
+}
+
+// buildDBWith is buildDB with the writer's options given (reserved
+// networks are always allowed).
+func buildDBWith(t testing.TB, opts mmdbwriter.Options, records map[string]mmdbtype.Map) []byte {
+	t.Helper()
+	opts.IncludeReservedNetworks = true
+	tree, err := mmdbwriter.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
