@@ -59,10 +59,11 @@ func (l *Locator) NumPlaces() int {
 	return l.tablePlaces() + len(l.cidrPlaces)
 }
 
-// EachPlace calls f with every place number and its location, in order,
-// without copying the tables. f must not modify the Location, whose
-// Network is unset for database places (a place stands for every network
-// located there) and whose own Place field may be numbered per database.
+// EachPlace calls f with every place number and its location, in order.
+// f must neither modify the Location nor keep the pointer, which may be
+// reused for the next place. The Location's Network is unset for database
+// places (a place stands for every network located there) and its own
+// Place field may be numbered per database.
 func (l *Locator) EachPlace(f func(place uint32, loc *Location)) {
 	if l == nil {
 		return
@@ -71,8 +72,11 @@ func (l *Locator) EachPlace(f func(place uint32, loc *Location)) {
 		if d.table == nil {
 			continue
 		}
+		// One Location reused: a table keeps its locations compacted.
+		var loc Location
 		for j := range d.table.locs {
-			f(l.placeBase[i]+uint32(j)+1, &d.table.locs[j])
+			loc = d.table.location(uint32(j))
+			f(l.placeBase[i]+uint32(j)+1, &loc)
 		}
 	}
 	for i := range l.cidrPlaces {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"unsafe"
 
 	"github.com/oschwald/maxminddb-golang/v2"
 )
@@ -37,7 +38,39 @@ type rangeTable struct {
 	v6Meta   []uint32
 	v6Long   [][2]uint64
 	v6LongMt []uint32
-	locs     []Location // distinct locations; Network unset, Place = index+1
+	locs     []tableLoc // distinct locations
+	// codes are the distinct Country and Continent strings of locs,
+	// sources the Source strings by tableLoc.source.
+	codes   []string
+	sources [3]string
+}
+
+// tableLoc is a table's Location in 24 bytes instead of 112 (a City
+// database has some 100k): what varies between a database's locations.
+// Region is always empty and HasCoords always true, as locationOf
+// locates only by coordinates or a centroid.
+type tableLoc struct {
+	lat, lon           float64
+	country, continent uint16 // indexes into codes
+	source             uint8  // index into sources
+}
+
+// maxCodes bounds the distinct country and continent strings to what
+// tableLoc's indexes hold.
+const maxCodes = 1 << 16
+
+// location is the Location of locs[i], Network unset, Place = i+1.
+func (t *rangeTable) location(i uint32) Location {
+	l := &t.locs[i]
+	return Location{
+		Country:   t.codes[l.country],
+		Continent: t.codes[l.continent],
+		Lat:       l.lat,
+		Lon:       l.lon,
+		HasCoords: true,
+		Source:    t.sources[l.source],
+		Place:     i + 1,
+	}
 }
 
 // zoneIndex is the location index that marks an IPv6 entry as an alias of
@@ -60,9 +93,22 @@ func compileTable(r *maxminddb.Reader, data []byte, src sourceNames, decode func
 	if err != nil {
 		return nil, err
 	}
-	t := &rangeTable{}
+	t := &rangeTable{sources: [3]string{src.city, src.country, src.continent}}
 	byOffset := map[uint]int32{}
 	byValue := map[Location]int32{}
+	codes := map[string]uint16{}
+	code := func(s string) (uint16, error) {
+		c, ok := codes[s]
+		if !ok {
+			if len(t.codes) >= maxCodes {
+				return 0, fmt.Errorf("more than %d distinct country and continent codes", maxCodes)
+			}
+			c = uint16(len(t.codes))
+			codes[s] = c
+			t.codes = append(t.codes, s)
+		}
+		return c, nil
+	}
 	leaf := func(hi, lo uint64, bits int, ptr uint) error {
 		offset, err := tr.dataOffset(ptr)
 		if err != nil {
@@ -78,9 +124,12 @@ func compileTable(r *maxminddb.Reader, data []byte, src sourceNames, decode func
 					if i, dup := byValue[loc]; dup {
 						idx = i
 					} else if len(t.locs) < maxTableLocations {
+						tl, err := t.compact(loc, code)
+						if err != nil {
+							return err
+						}
 						idx = int32(len(t.locs))
-						loc.Place = uint32(idx) + 1
-						t.locs = append(t.locs, loc)
+						t.locs = append(t.locs, tl)
 						byValue[loc] = idx
 					} else {
 						return fmt.Errorf("more than %d distinct locations", maxTableLocations)
@@ -100,6 +149,24 @@ func compileTable(r *maxminddb.Reader, data []byte, src sourceNames, decode func
 	}
 	t.sort()
 	return t, nil
+}
+
+// compact is loc as a tableLoc, its strings numbered by code.
+func (t *rangeTable) compact(loc Location, code func(string) (uint16, error)) (tableLoc, error) {
+	tl := tableLoc{lat: loc.Lat, lon: loc.Lon}
+	var err error
+	if tl.country, err = code(loc.Country); err != nil {
+		return tableLoc{}, err
+	}
+	if tl.continent, err = code(loc.Continent); err != nil {
+		return tableLoc{}, err
+	}
+	i := slices.Index(t.sources[:], loc.Source)
+	if i < 0 || !loc.HasCoords || loc.Region != "" {
+		return tableLoc{}, fmt.Errorf("internal error: location %+v cannot be compacted", loc)
+	}
+	tl.source = uint8(i)
+	return tl, nil
 }
 
 // add files the tree's network (hi, lo)/bits, in the tree's IPv6 terms
@@ -142,7 +209,7 @@ func (t *rangeTable) sort() {
 	t.v4Start, t.v4Meta = trim(t.v4Start), trim(t.v4Meta)
 	t.v6Start, t.v6Meta = trim(t.v6Start), trim(t.v6Meta)
 	t.v6Long, t.v6LongMt = trim(t.v6Long), trim(t.v6LongMt)
-	t.locs = trim(t.locs)
+	t.locs, t.codes = trim(t.locs), trim(t.codes)
 }
 
 // trim returns s in an array of exactly its length.
@@ -178,7 +245,7 @@ func (t *rangeTable) locate(a netip.Addr) (loc Location, ok bool) {
 		if !ok {
 			return Location{}, false
 		}
-		loc = t.locs[t.v4Meta[i]>>8]
+		loc = t.location(t.v4Meta[i] >> 8)
 		loc.Network = netip.PrefixFrom(netip.AddrFrom4(nth4(t.v4Start[i])), int(t.v4Meta[i]&0xff))
 		return loc, true
 	}
@@ -203,7 +270,7 @@ func (t *rangeTable) locate(a netip.Addr) (loc Location, ok bool) {
 	if meta>>8 == zoneIndex {
 		return t.zone(a, hi, lo, bits)
 	}
-	loc = t.locs[meta>>8]
+	loc = t.location(meta >> 8)
 	loc.Network = netip.PrefixFrom(addr16(start[0], start[1]), bits)
 	return loc, true
 }
@@ -257,7 +324,7 @@ func (t *rangeTable) zone(a netip.Addr, hi, lo uint64, depth int) (Location, boo
 	if bits > 128 {
 		return Location{}, false
 	}
-	loc := t.locs[t.v4Meta[i]>>8]
+	loc := t.location(t.v4Meta[i] >> 8)
 	loc.Network = netip.PrefixFrom(a, bits).Masked()
 	return loc, true
 }
@@ -307,6 +374,9 @@ func addr16(hi, lo uint64) netip.Addr {
 // size is the table's approximate memory in bytes, for the benchmark.
 func (t *rangeTable) size() int {
 	n := 4*(len(t.v4Start)+len(t.v4Meta)) + 8*len(t.v6Start) + 4*len(t.v6Meta) + 20*len(t.v6Long)
-	const locSize = 112 // unsafe.Sizeof(Location{}) on 64-bit
-	return n + locSize*len(t.locs)
+	n += int(unsafe.Sizeof(tableLoc{})) * len(t.locs)
+	for _, c := range t.codes {
+		n += int(unsafe.Sizeof(c)) + len(c)
+	}
+	return n
 }
