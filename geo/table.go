@@ -43,6 +43,12 @@ type rangeTable struct {
 	// sources the Source strings by tableLoc.source.
 	codes   []string
 	sources [3]string
+
+	// counts, while compiling's first walk sets it, makes add count the
+	// v4, v6 and v6Long entries instead of filing them, so that the
+	// second walk fills slices of exactly their size: appending
+	// allocated five to six times the table, most of it garbage at once.
+	counts *[3]int
 }
 
 // tableLoc is a table's Location in 24 bytes instead of 112 (a City
@@ -144,6 +150,16 @@ func compileTable(r *maxminddb.Reader, data []byte, src sourceNames, decode func
 		return nil
 	}
 	zone := func(hi, lo uint64, bits int) { t.add(hi, lo, bits, zoneIndex) }
+	var n [3]int
+	t.counts = &n
+	if err := tr.walk(leaf, zone); err != nil {
+		return nil, err
+	}
+	t.counts = nil
+	t.v4Start, t.v4Meta = make([]uint32, 0, n[0]), make([]uint32, 0, n[0])
+	t.v6Start, t.v6Meta = make([]uint64, 0, n[1]), make([]uint32, 0, n[1])
+	t.v6Long, t.v6LongMt = make([][2]uint64, 0, n[2]), make([]uint32, 0, n[2])
+	// Every record is decoded by now: this walk only files networks.
 	if err := tr.walk(leaf, zone); err != nil {
 		return nil, err
 	}
@@ -178,12 +194,19 @@ func (t *rangeTable) add(hi, lo uint64, bits int, idx uint32) {
 	switch {
 	case bits >= 96 && hi == 0 && lo>>32 == 0xffff:
 	case bits >= 96 && hi == 0 && lo>>32 == 0 && idx != zoneIndex:
-		t.v4Start = append(t.v4Start, uint32(lo))
-		t.v4Meta = append(t.v4Meta, idx<<8|uint32(bits-96))
+		t.add4(uint32(lo), idx<<8|uint32(bits-96))
 	case bits <= 64:
+		if t.counts != nil {
+			t.counts[1]++
+			break
+		}
 		t.v6Start = append(t.v6Start, hi)
 		t.v6Meta = append(t.v6Meta, meta)
 	default:
+		if t.counts != nil {
+			t.counts[2]++
+			break
+		}
 		t.v6Long = append(t.v6Long, [2]uint64{hi, lo})
 		t.v6LongMt = append(t.v6LongMt, meta)
 	}
@@ -191,9 +214,17 @@ func (t *rangeTable) add(hi, lo uint64, bits int, idx uint32) {
 		// An IPv6 tree's record above the IPv4 subtree covers all of
 		// IPv4; Lookup reports it to an IPv4 address as this network,
 		// which in IPv4 terms is 0.0.0.0/0.
-		t.v4Start = append(t.v4Start, 0)
-		t.v4Meta = append(t.v4Meta, idx<<8)
+		t.add4(0, idx<<8)
 	}
+}
+
+func (t *rangeTable) add4(start, meta uint32) {
+	if t.counts != nil {
+		t.counts[0]++
+		return
+	}
+	t.v4Start = append(t.v4Start, start)
+	t.v4Meta = append(t.v4Meta, meta)
 }
 
 // sort orders each family by start; a tree walk yields them in order
@@ -204,11 +235,8 @@ func (t *rangeTable) sort() {
 	sortPairs(t.v6Long, t.v6LongMt, func(a, b [2]uint64) int {
 		return cmp.Or(cmp.Compare(a[0], b[0]), cmp.Compare(a[1], b[1]))
 	})
-	// Appending left up to a quarter of each slice unused; the table
-	// lives as long as the Database, so it is copied to its size.
-	t.v4Start, t.v4Meta = trim(t.v4Start), trim(t.v4Meta)
-	t.v6Start, t.v6Meta = trim(t.v6Start), trim(t.v6Meta)
-	t.v6Long, t.v6LongMt = trim(t.v6Long), trim(t.v6LongMt)
+	// The network slices were made to size; appending left up to a
+	// quarter of these unused, and they live as long as the Database.
 	t.locs, t.codes = trim(t.locs), trim(t.codes)
 }
 
