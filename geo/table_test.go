@@ -227,13 +227,26 @@ func TestTableMatchesTree(t *testing.T) {
 	t.Run("generated IPv6 tree without aliases", func(t *testing.T) {
 		checkTable(t, "v6", buildDBWith(t, mmdbwriter.Options{DatabaseType: "GeoLite2-City", IPVersion: 6, DisableIPv4Aliasing: true}, v6), 2000, 1)
 	})
-	// One record covers the IPv4 subtree and more: ::/96 is no node,
-	// and other networks share that record.
+	// One record covers the IPv4 subtree and more. Without the aliases,
+	// ::/96 is no node: the walk of :: ends in that record at 3 bits, and
+	// Reader.Networks skips every other network sharing the record (the
+	// table built from it missed 2000::/16 and more).
+	above := map[string]mmdbtype.Map{
+		"::/0":          countryRecord("DE", "EU"),
+		"2001:db8::/32": countryRecord("FR", "EU"),
+		"2a00::/12":     countryRecord("", "EU"),
+	}
 	t.Run("generated IPv6 tree with a record above ::/96", func(t *testing.T) {
+		checkTable(t, "v6", buildDB(t, "GeoLite2-Country", 6, above), 2000, 1)
+	})
+	t.Run("generated IPv6 tree with a record above ::/96 without aliases", func(t *testing.T) {
+		checkTable(t, "v6", buildDBWith(t, mmdbwriter.Options{DatabaseType: "GeoLite2-Country", IPVersion: 6, DisableIPv4Aliasing: true}, above), 2000, 1)
+	})
+	// The IPv4 subtree is one record: the walk of :: ends in it at 96.
+	t.Run("generated IPv6 tree with a record at ::/96", func(t *testing.T) {
 		checkTable(t, "v6", buildDB(t, "GeoLite2-Country", 6, map[string]mmdbtype.Map{
-			"::/0":          countryRecord("DE", "EU"),
+			"0.0.0.0/0":     countryRecord("DE", "EU"),
 			"2001:db8::/32": countryRecord("FR", "EU"),
-			"2a00::/12":     countryRecord("", "EU"),
 		}), 2000, 1)
 	})
 	t.Run("generated IPv6 tree with a record at ::/64", func(t *testing.T) {
