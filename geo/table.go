@@ -28,16 +28,17 @@ import (
 // prefix, with the network the tree walk reports, the address's own
 // prefix of the alias's length plus the IPv4 network's.
 type rangeTable struct {
-	// v4 networks: first address and meta (location index << 8 | bits).
+	// v4 networks: first address, and location index and bits.
 	v4Start []uint32
-	v4Meta  []uint32
+	v4Meta  metas
 	// v6 networks of at most 64 bits by their first 64 bits; longer
-	// ones (rare in real databases) in v6Long. A meta whose location
-	// index is zoneIndex marks an alias of the IPv4 subtree.
+	// ones (rare in real databases) in v6Long. The location index zoneIdx
+	// marks an alias of the IPv4 subtree.
 	v6Start  []uint64
-	v6Meta   []uint32
+	v6Meta   metas
 	v6Long   [][2]uint64
-	v6LongMt []uint32
+	v6LongMt metas
+	zoneIdx  uint32
 	locs     []tableLoc // distinct locations
 	// codes are the distinct Country and Continent strings of locs,
 	// sources the Source strings by tableLoc.source.
@@ -79,9 +80,43 @@ func (t *rangeTable) location(i uint32) Location {
 	}
 }
 
-// zoneIndex is the location index that marks an IPv6 entry as an alias of
-// the IPv4 subtree; maxTableLocations keeps real indexes below it within
-// meta's 24 bits.
+// metas are one family's location indexes and prefix lengths, in 2
+// bytes an entry while every index fits in 8 bits (a country database
+// has some 250 locations; a City one 100k, which take 4): low holds the
+// length and the index's low 8 bits, high (nil when not needed) the rest
+// of the index.
+type metas struct {
+	low  []uint16
+	high []uint16
+}
+
+func (m *metas) get(i int) (idx uint32, bits int) {
+	v := m.low[i]
+	idx = uint32(v >> 8)
+	if m.high != nil {
+		idx |= uint32(m.high[i]) << 8
+	}
+	return idx, int(v & 0xff)
+}
+
+func (m *metas) alloc(n int, wide bool) {
+	m.low = make([]uint16, 0, n)
+	if wide {
+		m.high = make([]uint16, 0, n)
+	}
+}
+
+func (m *metas) add(idx uint32, bits int) {
+	m.low = append(m.low, uint16(idx&0xff)<<8|uint16(bits))
+	if m.high != nil {
+		m.high = append(m.high, uint16(idx>>8))
+	}
+}
+
+// zoneIndex is the location index add is given for an alias of the IPv4
+// subtree; the table files it as zone, one past its last location, which
+// keeps indexes within 8 bits whenever the locations are. Indexes are 24
+// bits at most.
 const (
 	zoneIndex         = 1<<24 - 1
 	maxTableLocations = zoneIndex
@@ -156,9 +191,14 @@ func compileTable(r *maxminddb.Reader, data []byte, src sourceNames, decode func
 		return nil, err
 	}
 	t.counts = nil
-	t.v4Start, t.v4Meta = make([]uint32, 0, n[0]), make([]uint32, 0, n[0])
-	t.v6Start, t.v6Meta = make([]uint64, 0, n[1]), make([]uint32, 0, n[1])
-	t.v6Long, t.v6LongMt = make([][2]uint64, 0, n[2]), make([]uint32, 0, n[2])
+	t.zoneIdx = uint32(len(t.locs))
+	wide := t.zoneIdx > 0xff
+	t.v4Start = make([]uint32, 0, n[0])
+	t.v6Start = make([]uint64, 0, n[1])
+	t.v6Long = make([][2]uint64, 0, n[2])
+	t.v4Meta.alloc(n[0], wide)
+	t.v6Meta.alloc(n[1], wide)
+	t.v6LongMt.alloc(n[2], wide)
 	// Every record is decoded by now: this walk only files networks.
 	if err := tr.walk(leaf, zone); err != nil {
 		return nil, err
@@ -190,49 +230,52 @@ func (t *rangeTable) compact(loc Location, code func(string) (uint16, error)) (t
 // networks are IPv4 ones, as a lookup reports them; networks inside
 // ::ffff:0:0/96 are dropped, as every lookup unmaps those addresses first.
 func (t *rangeTable) add(hi, lo uint64, bits int, idx uint32) {
-	meta := idx<<8 | uint32(bits)
+	isZone := idx == zoneIndex
+	if isZone {
+		idx = t.zoneIdx
+	}
 	switch {
 	case bits >= 96 && hi == 0 && lo>>32 == 0xffff:
-	case bits >= 96 && hi == 0 && lo>>32 == 0 && idx != zoneIndex:
-		t.add4(uint32(lo), idx<<8|uint32(bits-96))
+	case bits >= 96 && hi == 0 && lo>>32 == 0 && !isZone:
+		t.add4(uint32(lo), idx, bits-96)
 	case bits <= 64:
 		if t.counts != nil {
 			t.counts[1]++
 			break
 		}
 		t.v6Start = append(t.v6Start, hi)
-		t.v6Meta = append(t.v6Meta, meta)
+		t.v6Meta.add(idx, bits)
 	default:
 		if t.counts != nil {
 			t.counts[2]++
 			break
 		}
 		t.v6Long = append(t.v6Long, [2]uint64{hi, lo})
-		t.v6LongMt = append(t.v6LongMt, meta)
+		t.v6LongMt.add(idx, bits)
 	}
-	if bits < 96 && hi == 0 && lo == 0 && idx != zoneIndex {
+	if bits < 96 && hi == 0 && lo == 0 && !isZone {
 		// An IPv6 tree's record above the IPv4 subtree covers all of
 		// IPv4; Lookup reports it to an IPv4 address as this network,
 		// which in IPv4 terms is 0.0.0.0/0.
-		t.add4(0, idx<<8)
+		t.add4(0, idx, 0)
 	}
 }
 
-func (t *rangeTable) add4(start, meta uint32) {
+func (t *rangeTable) add4(start, idx uint32, bits int) {
 	if t.counts != nil {
 		t.counts[0]++
 		return
 	}
 	t.v4Start = append(t.v4Start, start)
-	t.v4Meta = append(t.v4Meta, meta)
+	t.v4Meta.add(idx, bits)
 }
 
 // sort orders each family by start; a tree walk yields them in order
 // already, so this is normally a check.
 func (t *rangeTable) sort() {
-	sortPairs(t.v4Start, t.v4Meta, cmp.Compare[uint32])
-	sortPairs(t.v6Start, t.v6Meta, cmp.Compare[uint64])
-	sortPairs(t.v6Long, t.v6LongMt, func(a, b [2]uint64) int {
+	sortPairs(t.v4Start, &t.v4Meta, cmp.Compare[uint32])
+	sortPairs(t.v6Start, &t.v6Meta, cmp.Compare[uint64])
+	sortPairs(t.v6Long, &t.v6LongMt, func(a, b [2]uint64) int {
 		return cmp.Or(cmp.Compare(a[0], b[0]), cmp.Compare(a[1], b[1]))
 	})
 	// The network slices were made to size; appending left up to a
@@ -248,7 +291,7 @@ func trim[T any](s []T) []T {
 	return append(make([]T, 0, len(s)), s...)
 }
 
-func sortPairs[K any](keys []K, meta []uint32, c func(a, b K) int) {
+func sortPairs[K any](keys []K, m *metas, c func(a, b K) int) {
 	if slices.IsSortedFunc(keys, c) {
 		return
 	}
@@ -257,12 +300,15 @@ func sortPairs[K any](keys []K, meta []uint32, c func(a, b K) int) {
 		idx[i] = i
 	}
 	slices.SortFunc(idx, func(a, b int) int { return c(keys[a], keys[b]) })
-	k2, m2 := make([]K, len(keys)), make([]uint32, len(meta))
-	for i, j := range idx {
-		k2[i], m2[i] = keys[j], meta[j]
+	k2 := make([]K, 0, len(keys))
+	var m2 metas
+	m2.alloc(len(keys), m.high != nil)
+	for _, j := range idx {
+		k2 = append(k2, keys[j])
+		m2.add(m.get(j))
 	}
 	copy(keys, k2)
-	copy(meta, m2)
+	*m = m2
 }
 
 // locate answers a (unmapped, no zone) from the table.
@@ -273,32 +319,34 @@ func (t *rangeTable) locate(a netip.Addr) (loc Location, ok bool) {
 		if !ok {
 			return Location{}, false
 		}
-		loc = t.location(t.v4Meta[i] >> 8)
-		loc.Network = netip.PrefixFrom(netip.AddrFrom4(nth4(t.v4Start[i])), int(t.v4Meta[i]&0xff))
+		idx, bits := t.v4Meta.get(i)
+		loc = t.location(idx)
+		loc.Network = netip.PrefixFrom(netip.AddrFrom4(nth4(t.v4Start[i])), bits)
 		return loc, true
 	}
 	b := a.As16()
 	hi, lo := binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])
 	var start [2]uint64
-	var meta uint32
+	var idx uint32
+	var bits int
 	if i, ok := t.find6Long(hi, lo); ok {
-		start, meta = t.v6Long[i], t.v6LongMt[i]
+		start = t.v6Long[i]
+		idx, bits = t.v6LongMt.get(i)
 	} else {
 		i := upper(t.v6Start, hi) - 1
 		if i < 0 {
 			return Location{}, false
 		}
-		bits := int(t.v6Meta[i] & 0xff)
+		idx, bits = t.v6Meta.get(i)
 		if bits > 0 && hi-t.v6Start[i] >= uint64(1)<<(64-bits) {
 			return Location{}, false
 		}
-		start, meta = [2]uint64{t.v6Start[i], 0}, t.v6Meta[i]
+		start = [2]uint64{t.v6Start[i], 0}
 	}
-	bits := int(meta & 0xff)
-	if meta>>8 == zoneIndex {
+	if idx == t.zoneIdx {
 		return t.zone(a, hi, lo, bits)
 	}
-	loc = t.location(meta >> 8)
+	loc = t.location(idx)
 	loc.Network = netip.PrefixFrom(addr16(start[0], start[1]), bits)
 	return loc, true
 }
@@ -317,7 +365,7 @@ func (t *rangeTable) find6Long(hi, lo uint64) (int, bool) {
 	}
 	// Networks longer than 64 bits share their first 64 with the address.
 	if i--; i >= 0 && t.v6Long[i][0] == hi {
-		bits := int(t.v6LongMt[i] & 0xff)
+		_, bits := t.v6LongMt.get(i)
 		if lo-t.v6Long[i][1] < uint64(1)<<(128-bits) {
 			return i, true
 		}
@@ -331,7 +379,7 @@ func (t *rangeTable) find4(x uint32) (int, bool) {
 	if i < 0 {
 		return 0, false
 	}
-	bits := int(t.v4Meta[i] & 0xff)
+	_, bits := t.v4Meta.get(i)
 	if uint64(x-t.v4Start[i]) >= uint64(1)<<(32-bits) {
 		return 0, false
 	}
@@ -348,12 +396,12 @@ func (t *rangeTable) zone(a netip.Addr, hi, lo uint64, depth int) (Location, boo
 	if !ok {
 		return Location{}, false
 	}
-	bits := depth + int(t.v4Meta[i]&0xff)
-	if bits > 128 {
+	idx, bits := t.v4Meta.get(i)
+	if depth+bits > 128 {
 		return Location{}, false
 	}
-	loc := t.location(t.v4Meta[i] >> 8)
-	loc.Network = netip.PrefixFrom(a, bits).Masked()
+	loc := t.location(idx)
+	loc.Network = netip.PrefixFrom(a, depth+bits).Masked()
 	return loc, true
 }
 
@@ -401,7 +449,10 @@ func addr16(hi, lo uint64) netip.Addr {
 
 // size is the table's approximate memory in bytes, for the benchmark.
 func (t *rangeTable) size() int {
-	n := 4*(len(t.v4Start)+len(t.v4Meta)) + 8*len(t.v6Start) + 4*len(t.v6Meta) + 20*len(t.v6Long)
+	n := 4*len(t.v4Start) + 8*len(t.v6Start) + 16*len(t.v6Long)
+	for _, m := range []*metas{&t.v4Meta, &t.v6Meta, &t.v6LongMt} {
+		n += 2 * (len(m.low) + len(m.high))
+	}
 	n += int(unsafe.Sizeof(tableLoc{})) * len(t.locs)
 	for _, c := range t.codes {
 		n += int(unsafe.Sizeof(c)) + len(c)

@@ -249,6 +249,22 @@ func TestTableMatchesTree(t *testing.T) {
 			"2001:db8::/32": countryRecord("FR", "EU"),
 		}), 2000, 1)
 	})
+	// 255 locations and the zone mark fit the tables' 8-bit indexes;
+	// 256 need the wide ones.
+	for _, places := range []int{255, 256, 1000} {
+		t.Run(fmt.Sprintf("generated IPv6 tree with %d places", places), func(t *testing.T) {
+			recs := map[string]mmdbtype.Map{}
+			for i := range places {
+				lat, lon := float64(i%180)-89.5, float64(i%360)-179.5+float64(i)/1000
+				recs[fmt.Sprintf("10.%d.%d.0/24", i>>8, i&0xff)] = cityRecord("GB", "EU", lat, lon)
+				recs[fmt.Sprintf("2001:db8:%x::/48", i)] = cityRecord("GB", "EU", lat, lon)
+			}
+			d := checkTable(t, "v6", buildDB(t, "GeoLite2-City", 6, recs), 200, 1)
+			if n, wide := len(d.table.locs), d.table.v4Meta.high != nil; n != places || wide != (places > 255) {
+				t.Fatalf("%d locations, wide indexes %v; want %d", n, wide, places)
+			}
+		})
+	}
 	t.Run("generated IPv6 tree with a record at ::/64", func(t *testing.T) {
 		checkTable(t, "v6", buildDBWith(t, mmdbwriter.Options{DatabaseType: "GeoLite2-Country", IPVersion: 6, DisableIPv4Aliasing: true}, map[string]mmdbtype.Map{
 			"::/64":         countryRecord("DE", "EU"),
