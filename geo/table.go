@@ -29,12 +29,12 @@ import (
 // prefix of the alias's length plus the IPv4 network's.
 type rangeTable struct {
 	// v4 networks: first address, and location index and bits.
-	v4Start []uint32
-	v4Meta  metas
+	v4Keys splitKeys[uint32, uint16]
+	v4Meta metas
 	// v6 networks of at most 64 bits by their first 64 bits; longer
 	// ones (rare in real databases) in v6Long. The location index zoneIdx
 	// marks an alias of the IPv4 subtree.
-	v6Start  []uint64
+	v6Keys   splitKeys[uint64, uint32]
 	v6Meta   metas
 	v6Long   [][2]uint64
 	v6LongMt metas
@@ -45,6 +45,9 @@ type rangeTable struct {
 	codes   []string
 	sources [3]string
 
+	// v4Start and v6Start are the keys while compiling.
+	v4Start []uint32
+	v6Start []uint64
 	// counts, while compiling's first walk sets it, makes add count the
 	// v4, v6 and v6Long entries instead of filing them, so that the
 	// second walk fills slices of exactly their size: appending
@@ -278,6 +281,8 @@ func (t *rangeTable) sort() {
 	sortPairs(t.v6Long, &t.v6LongMt, func(a, b [2]uint64) int {
 		return cmp.Or(cmp.Compare(a[0], b[0]), cmp.Compare(a[1], b[1]))
 	})
+	t.v4Keys, t.v4Start = newSplitKeys[uint32, uint16](t.v4Start, 16), nil
+	t.v6Keys, t.v6Start = newSplitKeys[uint64, uint32](t.v6Start, 32), nil
 	// The network slices were made to size; appending left up to a
 	// quarter of these unused, and they live as long as the Database.
 	t.locs, t.codes = trim(t.locs), trim(t.codes)
@@ -315,13 +320,13 @@ func sortPairs[K any](keys []K, m *metas, c func(a, b K) int) {
 func (t *rangeTable) locate(a netip.Addr) (loc Location, ok bool) {
 	if a.Is4() {
 		b := a.As4()
-		i, ok := t.find4(binary.BigEndian.Uint32(b[:]))
+		i, start, ok := t.find4(binary.BigEndian.Uint32(b[:]))
 		if !ok {
 			return Location{}, false
 		}
 		idx, bits := t.v4Meta.get(i)
 		loc = t.location(idx)
-		loc.Network = netip.PrefixFrom(netip.AddrFrom4(nth4(t.v4Start[i])), bits)
+		loc.Network = netip.PrefixFrom(netip.AddrFrom4(nth4(start)), bits)
 		return loc, true
 	}
 	b := a.As16()
@@ -333,15 +338,15 @@ func (t *rangeTable) locate(a netip.Addr) (loc Location, ok bool) {
 		start = t.v6Long[i]
 		idx, bits = t.v6LongMt.get(i)
 	} else {
-		i := upper(t.v6Start, hi) - 1
-		if i < 0 {
+		i, s, ok := t.v6Keys.last(hi)
+		if !ok {
 			return Location{}, false
 		}
 		idx, bits = t.v6Meta.get(i)
-		if bits > 0 && hi-t.v6Start[i] >= uint64(1)<<(64-bits) {
+		if bits > 0 && hi-s >= uint64(1)<<(64-bits) {
 			return Location{}, false
 		}
-		start = [2]uint64{t.v6Start[i], 0}
+		start = [2]uint64{s, 0}
 	}
 	if idx == t.zoneIdx {
 		return t.zone(a, hi, lo, bits)
@@ -373,17 +378,17 @@ func (t *rangeTable) find6Long(hi, lo uint64) (int, bool) {
 	return 0, false
 }
 
-// find4 is the index of the v4 network holding x.
-func (t *rangeTable) find4(x uint32) (int, bool) {
-	i := upper(t.v4Start, x) - 1
-	if i < 0 {
-		return 0, false
+// find4 is the index and first address of the v4 network holding x.
+func (t *rangeTable) find4(x uint32) (int, uint32, bool) {
+	i, start, ok := t.v4Keys.last(x)
+	if !ok {
+		return 0, 0, false
 	}
 	_, bits := t.v4Meta.get(i)
-	if uint64(x-t.v4Start[i]) >= uint64(1)<<(32-bits) {
-		return 0, false
+	if uint64(x-start) >= uint64(1)<<(32-bits) {
+		return 0, 0, false
 	}
-	return i, true
+	return i, start, true
 }
 
 // zone answers a, inside an alias of the IPv4 subtree depth bits long, as
@@ -392,7 +397,7 @@ func (t *rangeTable) find4(x uint32) (int, bool) {
 // walk that would need bits past the address's end fails in Lookup, so it
 // locates nothing here either.
 func (t *rangeTable) zone(a netip.Addr, hi, lo uint64, depth int) (Location, bool) {
-	i, ok := t.find4(bitsAfter(hi, lo, depth))
+	i, _, ok := t.find4(bitsAfter(hi, lo, depth))
 	if !ok {
 		return Location{}, false
 	}
@@ -449,7 +454,7 @@ func addr16(hi, lo uint64) netip.Addr {
 
 // size is the table's approximate memory in bytes, for the benchmark.
 func (t *rangeTable) size() int {
-	n := 4*len(t.v4Start) + 8*len(t.v6Start) + 16*len(t.v6Long)
+	n := t.v4Keys.size() + t.v6Keys.size() + 16*len(t.v6Long)
 	for _, m := range []*metas{&t.v4Meta, &t.v6Meta, &t.v6LongMt} {
 		n += 2 * (len(m.low) + len(m.high))
 	}

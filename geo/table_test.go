@@ -186,7 +186,7 @@ func checkTable(t *testing.T, name string, data []byte, n, stride int) *Database
 		t.Fatalf("no probe in an alias range located: the aliases are not checked")
 	}
 	t.Logf("%d probes, %d located, %d in alias ranges; %d networks, %d locations", checked, found, aliased,
-		len(d.table.v4Start)+len(d.table.v6Start)+len(d.table.v6Long), len(d.table.locs))
+		d.table.v4Keys.len()+d.table.v6Keys.len()+len(d.table.v6Long), len(d.table.locs))
 	return d
 }
 
@@ -318,7 +318,7 @@ func benchCompile(b *testing.B, data []byte) {
 	t := d.table
 	b.ReportMetric(float64(t.size())/(1<<20), "table-MB")
 	b.ReportMetric(float64(int64(after.HeapAlloc)-int64(before.HeapAlloc))/(1<<20), "kept-heap-MB")
-	b.ReportMetric(float64(len(t.v4Start)+len(t.v6Start)+len(t.v6Long)), "networks")
+	b.ReportMetric(float64(t.v4Keys.len()+t.v6Keys.len()+len(t.v6Long)), "networks")
 	b.ReportMetric(float64(len(t.locs)), "locations")
 	b.ReportMetric(float64(took.Milliseconds()), "open-ms")
 	b.ReportMetric(float64(len(data))/(1<<20), "image-MB")
@@ -369,4 +369,27 @@ func citySized(b *testing.B, nets, places int) []byte {
 		b.Fatal(err)
 	}
 	return buf.Bytes()
+}
+
+// BenchmarkLocateCountry looks up seeded random IPv4 and IPv6 addresses
+// (half of them in 2000::/3, where the networks are) in the real-world
+// country database's table: a table-sized binary search, unlike
+// BenchmarkLocate's few networks.
+func BenchmarkLocateCountry(b *testing.B) {
+	d := openTestdata(b, "geo-whois-asn-country.mmdb")
+	r := rand.New(rand.NewPCG(7, 8))
+	addrs := make([]netip.Addr, 4096)
+	for i := range addrs {
+		if i%2 == 0 {
+			addrs[i] = netip.AddrFrom4([4]byte(binary.BigEndian.AppendUint32(nil, r.Uint32())))
+		} else {
+			addrs[i] = addr16(0x2000_0000_0000_0000|r.Uint64()>>3, r.Uint64())
+		}
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		d.Locate(addrs[i%len(addrs)])
+		i++
+	}
 }
