@@ -44,8 +44,12 @@ type rangeTable struct {
 	// sources the Source strings by tableLoc.source.
 	codes   []string
 	sources [3]string
+}
 
-	// v4Start and v6Start are the keys while compiling.
+// tableBuilder files a tree's networks into a rangeTable while compiling.
+type tableBuilder struct {
+	t *rangeTable
+	// v4Start and v6Start are the keys until finish splits them.
 	v4Start []uint32
 	v6Start []uint64
 	// counts, while compiling's first walk sets it, makes add count the
@@ -125,9 +129,10 @@ const (
 	maxTableLocations = zoneIndex
 )
 
-// compileTable walks the search tree of data (opened as r) once and
-// decodes each record it reaches once, with decode, into a Location
-// named after src.
+// compileTable builds the table of data (opened as r): it walks the
+// search tree twice, first decoding each record it reaches once, with
+// decode, into a Location named after src, and counting the networks,
+// then filing them.
 //
 // It reads the tree's nodes itself rather than through r.Networks, which
 // skips every network that points at the IPv4 subtree's root outside it
@@ -138,6 +143,7 @@ func compileTable(r *maxminddb.Reader, data []byte, src sourceNames, decode func
 		return nil, err
 	}
 	t := &rangeTable{sources: [3]string{src.city, src.country, src.continent}}
+	b := &tableBuilder{t: t}
 	byOffset := map[uint]int32{}
 	byValue := map[Location]int32{}
 	codes := map[string]uint16{}
@@ -183,21 +189,21 @@ func compileTable(r *maxminddb.Reader, data []byte, src sourceNames, decode func
 			byOffset[offset] = idx
 		}
 		if idx >= 0 {
-			t.add(hi, lo, bits, uint32(idx))
+			b.add(hi, lo, bits, uint32(idx))
 		}
 		return nil
 	}
-	zone := func(hi, lo uint64, bits int) { t.add(hi, lo, bits, zoneIndex) }
+	zone := func(hi, lo uint64, bits int) { b.add(hi, lo, bits, zoneIndex) }
 	var n [3]int
-	t.counts = &n
+	b.counts = &n
 	if err := tr.walk(leaf, zone); err != nil {
 		return nil, err
 	}
-	t.counts = nil
+	b.counts = nil
 	t.zoneIdx = uint32(len(t.locs))
 	wide := t.zoneIdx > 0xff
-	t.v4Start = make([]uint32, 0, n[0])
-	t.v6Start = make([]uint64, 0, n[1])
+	b.v4Start = make([]uint32, 0, n[0])
+	b.v6Start = make([]uint64, 0, n[1])
 	t.v6Long = make([][2]uint64, 0, n[2])
 	t.v4Meta.alloc(n[0], wide)
 	t.v6Meta.alloc(n[1], wide)
@@ -206,7 +212,7 @@ func compileTable(r *maxminddb.Reader, data []byte, src sourceNames, decode func
 	if err := tr.walk(leaf, zone); err != nil {
 		return nil, err
 	}
-	t.sort()
+	b.finish()
 	return t, nil
 }
 
@@ -232,60 +238,60 @@ func (t *rangeTable) compact(loc Location, code func(string) (uint16, error)) (t
 // (an IPv4-only tree's are under ::/96), under idx. The IPv4 subtree's
 // networks are IPv4 ones, as a lookup reports them; networks inside
 // ::ffff:0:0/96 are dropped, as every lookup unmaps those addresses first.
-func (t *rangeTable) add(hi, lo uint64, bits int, idx uint32) {
+func (b *tableBuilder) add(hi, lo uint64, bits int, idx uint32) {
 	isZone := idx == zoneIndex
 	if isZone {
-		idx = t.zoneIdx
+		idx = b.t.zoneIdx
 	}
 	switch {
 	case bits >= 96 && hi == 0 && lo>>32 == 0xffff:
 	case bits >= 96 && hi == 0 && lo>>32 == 0 && !isZone:
-		t.add4(uint32(lo), idx, bits-96)
+		b.add4(uint32(lo), idx, bits-96)
 	case bits <= 64:
-		if t.counts != nil {
-			t.counts[1]++
+		if b.counts != nil {
+			b.counts[1]++
 			break
 		}
-		t.v6Start = append(t.v6Start, hi)
-		t.v6Meta.add(idx, bits)
+		b.v6Start = append(b.v6Start, hi)
+		b.t.v6Meta.add(idx, bits)
 	default:
-		if t.counts != nil {
-			t.counts[2]++
+		if b.counts != nil {
+			b.counts[2]++
 			break
 		}
-		t.v6Long = append(t.v6Long, [2]uint64{hi, lo})
-		t.v6LongMt.add(idx, bits)
+		b.t.v6Long = append(b.t.v6Long, [2]uint64{hi, lo})
+		b.t.v6LongMt.add(idx, bits)
 	}
 	if bits < 96 && hi == 0 && lo == 0 && !isZone {
 		// An IPv6 tree's record above the IPv4 subtree covers all of
 		// IPv4; Lookup reports it to an IPv4 address as this network,
 		// which in IPv4 terms is 0.0.0.0/0.
-		t.add4(0, idx, 0)
+		b.add4(0, idx, 0)
 	}
 }
 
-func (t *rangeTable) add4(start, idx uint32, bits int) {
-	if t.counts != nil {
-		t.counts[0]++
+func (b *tableBuilder) add4(start, idx uint32, bits int) {
+	if b.counts != nil {
+		b.counts[0]++
 		return
 	}
-	t.v4Start = append(t.v4Start, start)
-	t.v4Meta.add(idx, bits)
+	b.v4Start = append(b.v4Start, start)
+	b.t.v4Meta.add(idx, bits)
 }
 
-// sort orders each family by start; a tree walk yields them in order
-// already, so this is normally a check.
-func (t *rangeTable) sort() {
-	sortPairs(t.v4Start, &t.v4Meta, cmp.Compare[uint32])
-	sortPairs(t.v6Start, &t.v6Meta, cmp.Compare[uint64])
-	sortPairs(t.v6Long, &t.v6LongMt, func(a, b [2]uint64) int {
-		return cmp.Or(cmp.Compare(a[0], b[0]), cmp.Compare(a[1], b[1]))
+// finish orders each family by start (a tree walk yields them in order
+// already, so this is normally a check) and splits the keys.
+func (b *tableBuilder) finish() {
+	sortPairs(b.v4Start, &b.t.v4Meta, cmp.Compare[uint32])
+	sortPairs(b.v6Start, &b.t.v6Meta, cmp.Compare[uint64])
+	sortPairs(b.t.v6Long, &b.t.v6LongMt, func(x, y [2]uint64) int {
+		return cmp.Or(cmp.Compare(x[0], y[0]), cmp.Compare(x[1], y[1]))
 	})
-	t.v4Keys, t.v4Start = newSplitKeys[uint32, uint16](t.v4Start, 16), nil
-	t.v6Keys, t.v6Start = newSplitKeys[uint64, uint32](t.v6Start, 32), nil
+	b.t.v4Keys, b.v4Start = newSplitKeys[uint32, uint16](b.v4Start, 16), nil
+	b.t.v6Keys, b.v6Start = newSplitKeys[uint64, uint32](b.v6Start, 32), nil
 	// The network slices were made to size; appending left up to a
 	// quarter of these unused, and they live as long as the Database.
-	t.locs, t.codes = trim(t.locs), trim(t.codes)
+	b.t.locs, b.t.codes = trim(b.t.locs), trim(b.t.codes)
 }
 
 // trim returns s in an array of exactly its length.
