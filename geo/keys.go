@@ -7,8 +7,11 @@ import "unsafe"
 // high half once per run of keys that share it. Real databases' networks
 // cluster: the country database's 475k IPv6 starts share 57k distinct
 // first 32 bits, its 494k IPv4 starts 22k distinct first 16 bits.
+//
+// F is the key's type, L (half its size) holds a key's low half and a
+// high half alike.
 type splitKeys[F uint32 | uint64, L uint16 | uint32] struct {
-	tops  []F      // distinct key >> shift, ascending
+	tops  []L      // distinct key >> shift, ascending
 	first []uint32 // index in lows of each top's first key, then len(lows)
 	lows  []L      // each key's low bits
 	shift uint     // bits in L
@@ -23,10 +26,10 @@ func newSplitKeys[F uint32 | uint64, L uint16 | uint32](keys []F, shift uint) sp
 			n++
 		}
 	}
-	k.tops, k.first = make([]F, 0, n), make([]uint32, 0, n+1)
+	k.tops, k.first = make([]L, 0, n), make([]uint32, 0, n+1)
 	for i, x := range keys {
 		if i == 0 || x>>shift != keys[i-1]>>shift {
-			k.tops = append(k.tops, x>>shift)
+			k.tops = append(k.tops, L(x>>shift))
 			k.first = append(k.first, uint32(i))
 		}
 		k.lows[i] = L(x)
@@ -40,7 +43,7 @@ func (k *splitKeys[F, L]) len() int { return len(k.lows) }
 // last is the index and value of the last key at most x; ok is false
 // when every key is greater.
 func (k *splitKeys[F, L]) last(x F) (i int, key F, ok bool) {
-	top := x >> k.shift
+	top := L(x >> k.shift)
 	b := upper(k.tops, top) - 1
 	if b < 0 {
 		return 0, 0, false
@@ -59,12 +62,11 @@ func (k *splitKeys[F, L]) last(x F) (i int, key F, ok bool) {
 		b--
 	}
 	i = hi - 1
-	return i, k.tops[b]<<k.shift | F(k.lows[i]), true
+	return i, F(k.tops[b])<<k.shift | F(k.lows[i]), true
 }
 
 // size is the memory the keys take, in bytes.
 func (k *splitKeys[F, L]) size() int {
-	var f F
 	var l L
-	return len(k.tops)*int(unsafe.Sizeof(f)) + 4*len(k.first) + len(k.lows)*int(unsafe.Sizeof(l))
+	return (len(k.tops)+len(k.lows))*int(unsafe.Sizeof(l)) + 4*len(k.first)
 }
