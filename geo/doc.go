@@ -43,7 +43,10 @@
 // compiling), and that table answers every lookup, the IPv4 subtree's
 // aliases in IPv6 trees (::/96, Teredo 2001::/32, 6to4 2002::/16)
 // included: a lookup is a binary search that does not lock, allocate or
-// decode. The Database keeps neither the mmdb bytes nor a reader of them,
+// decode. The table takes about 6 bytes a network for a country database
+// (5.9 MB for the real-world one in testdata, a million networks) and 10
+// for a City one, whose 100k locations take 24 bytes each. The Database
+// keeps neither the mmdb bytes nor a reader of them,
 // so the caller's copy is the only one and is collected once dropped, and
 // there is nothing to close: replacing a database means building a new
 // Locator and letting the old one be collected once no query holds it.
