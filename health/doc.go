@@ -67,9 +67,10 @@
 // most one probe of each kind in flight and a slow probe delays the next
 // instead of overlapping it. The first probe comes at a random offset
 // within the interval, then every interval ±10% (fast_interval after a
-// failed probe). HTTP probes use a per-target client without keep-alives,
-// so a hanging server holds only its own target's probe and one worker
-// until its timeout. A target's Machine is guarded by its own mutex; Emit calls are serialised by one manager-wide mutex,
+// failed probe). An HTTP probe is one request on a connection of its own,
+// dialled, written, read and closed by its worker without http.Transport
+// (httpprobe.go), so a hanging server holds only its own target's probe
+// and one worker until its timeout. A target's Machine is guarded by its own mutex; Emit calls are serialised by one manager-wide mutex,
 // so they are never concurrent and arrive in the order they were made; SetTargets retires
 // removed or changed targets under the same mutex, so once it returns no
 // result of theirs is emitted or counted in a metric.

@@ -97,10 +97,11 @@ func NewProber(p *config.Probe, client *http.Client) (Prober, error) {
 			method = http.MethodGet
 		}
 		if client == nil {
-			client, err = newHTTPClient(p.TLSSkipVerify, p.CAFile, p.CAPEM, serverName(p.Host))
+			tc, err := newTLSConfig(p.TLSSkipVerify, p.CAFile, p.CAPEM, serverName(p.Host))
 			if err != nil {
 				return nil, err
 			}
+			return newDirectProber(typ, u, method, p.Host, tc, p.ExpectStatus, []byte(p.BodyContains))
 		}
 		return &httpProber{
 			kind: typ, client: client, method: method, url: u.String(), host: p.Host,
@@ -151,14 +152,9 @@ func serverName(host string) string {
 // caPEM is the ca_file's content, read by config.Prepare; a probe never
 // opens a file, so an unreadable CA is a config error, not a region down.
 func newHTTPClient(skipVerify bool, caFile string, caPEM []byte, sni string) (*http.Client, error) {
-	tc := &tls.Config{InsecureSkipVerify: skipVerify, ServerName: sni} //nolint:gosec // operator's explicit choice
-	if caFile != "" || len(caPEM) > 0 {
-		pem := caPEM
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("ca_file %s: no PEM certificates", caFile)
-		}
-		tc.RootCAs = pool
+	tc, err := newTLSConfig(skipVerify, caFile, caPEM, sni)
+	if err != nil {
+		return nil, err
 	}
 	tr := &http.Transport{
 		Proxy:               nil,
@@ -174,6 +170,23 @@ func newHTTPClient(skipVerify bool, caFile string, caPEM []byte, sni string) (*h
 	}, nil
 }
 
+// newTLSConfig is the TLS configuration of an HTTPS probe or lag source:
+// sni, when set, is the name the certificate must match instead of the
+// URL's host; caPEM, when set, replaces the system roots.
+func newTLSConfig(skipVerify bool, caFile string, caPEM []byte, sni string) (*tls.Config, error) {
+	tc := &tls.Config{InsecureSkipVerify: skipVerify, ServerName: sni} //nolint:gosec // operator's explicit choice
+	if caFile != "" || len(caPEM) > 0 {
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(caPEM) {
+			return nil, fmt.Errorf("ca_file %s: no PEM certificates", caFile)
+		}
+		tc.RootCAs = pool
+	}
+	return tc, nil
+}
+
+// httpProber probes through an http.Client: the one Options.HTTPClient
+// gives, whose transport and TLS settings then win over the target's.
 type httpProber struct {
 	kind   string
 	client *http.Client
