@@ -279,6 +279,17 @@ func TestCookieCoarseClock(t *testing.T) {
 	if d := int64(c.clock()) - time.Now().Unix(); d < -2 || d > 2 {
 		t.Fatalf("coarse clock %d is %ds from time.Now", c.clock(), d)
 	}
+	// It ticks on: the next second comes without a query asking for it.
+	first := c.coarse.Load()
+	for c.coarse.Load() == first {
+		if time.Now().After(deadline) {
+			t.Fatal("the coarse clock did not advance")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if got, now := c.coarse.Load(), uint32(time.Now().Unix()); got <= first || got > now {
+		t.Fatalf("coarse clock went from %d to %d (time.Now %d)", first, got, now)
+	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
@@ -288,5 +299,19 @@ func TestCookieCoarseClock(t *testing.T) {
 	}
 	if d := int64(c.clock()) - time.Now().Unix(); d < -1 || d > 1 {
 		t.Fatalf("clock without Run %d is %ds from time.Now", c.clock(), d)
+	}
+}
+
+// TestUntilNextSecond: the coarse clocks wake just past each whole
+// second, wherever in the second they read the time, and a wake-up a hair
+// early sleeps only the rest of the second.
+func TestUntilNextSecond(t *testing.T) {
+	base := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	for _, ns := range []int{0, 1, 400_000_000, 999_000_000, 999_999_999} {
+		now := base.Add(time.Duration(ns))
+		d := untilNextSecond(now)
+		if wake := now.Add(d); wake.Unix() != now.Unix()+1 || wake.Sub(base.Add(time.Second)) != coarseClockSlack {
+			t.Errorf("at +%dns: sleeps %v, wakes at %v", ns, d, wake)
+		}
 	}
 }

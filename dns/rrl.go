@@ -54,16 +54,14 @@ type RRLConfig struct {
 // Limits on RRLConfig values: a balance of -Window × rate must fit a
 // bucket's int32.
 const (
-	rrlMaxRate     = 1_000_000
-	rrlMaxWindow   = time.Hour
-	rrlMinTable    = rrlWays * rrlLocks
-	rrlMaxTable    = 1 << 24
-	rrlMaxSlip     = 100
-	rrlWays        = 4    // buckets per set: a new key evicts within its set only
-	rrlLocks       = 1024 // striped set locks; a power of two
-	rrlLogPerSec   = 10   // start/stop log lines per second, all prefixes together
-	rrlSweepPeriod = time.Second
-	rrlClockPeriod = 100 * time.Millisecond // the coarse clock's tick
+	rrlMaxRate   = 1_000_000
+	rrlMaxWindow = time.Hour
+	rrlMinTable  = rrlWays * rrlLocks
+	rrlMaxTable  = 1 << 24
+	rrlMaxSlip   = 100
+	rrlWays      = 4    // buckets per set: a new key evicts within its set only
+	rrlLocks     = 1024 // striped set locks; a power of two
+	rrlLogPerSec = 10   // start/stop log lines per second, all prefixes together
 )
 
 // rrlClass is the response class a bucket counts: classes have their own
@@ -521,21 +519,24 @@ func addrOf(b *rrlBucket) netip.Addr {
 // would. It returns when ctx is done.
 //
 // Run also keeps a coarse clock for the fast path (see now): on some
-// virtual machines time.Now costs as much as the accounting itself.
+// virtual machines time.Now costs as much as the accounting itself. It
+// ticks once a second, just after the boundary (untilNextSecond), and
+// sweeps at each tick.
 func (r *RRL) Run(ctx context.Context) error {
-	t := time.NewTicker(rrlClockPeriod)
+	now := time.Now()
+	r.clock.Store(now.Unix())
+	t := time.NewTimer(untilNextSecond(now))
 	defer t.Stop()
 	defer r.clock.Store(0)
-	r.clock.Store(time.Now().Unix())
-	for i := 1; ; i++ {
+	for {
 		select {
 		case <-ctx.Done():
 			return nil
-		case now := <-t.C:
+		case <-t.C:
+			now := time.Now()
 			r.clock.Store(now.Unix())
-			if i%int(rrlSweepPeriod/rrlClockPeriod) == 0 {
-				r.sweep(now)
-			}
+			r.sweep(now)
+			t.Reset(untilNextSecond(now))
 		}
 	}
 }

@@ -483,6 +483,14 @@ func TestRRLRunClock(t *testing.T) {
 	if d := time.Since(r.now()); d < 0 || d > 2*time.Second {
 		t.Errorf("coarse clock is %v off", d)
 	}
+	// It ticks on: the next second comes without a query asking for it.
+	first := r.clock.Load()
+	for r.clock.Load() == first {
+		if time.Now().After(deadline) {
+			t.Fatal("the coarse clock did not advance")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
