@@ -66,6 +66,13 @@ type scheduler struct {
 	mu   sync.Mutex
 	h    jobHeap
 	wake chan struct{}
+	// asleep is set while run waits for its timer (due at sleepUntil;
+	// zero: no timer) and nothing else: only a job due before then needs
+	// a poke. A job queued while run is awake is seen at its next look
+	// at the heap, so the usual requeue, due an interval later than jobs
+	// already queued, wakes nobody: one goroutine wake-up less per probe.
+	asleep     bool
+	sleepUntil time.Time
 }
 
 func newScheduler(c Clock, workers int) *scheduler {
@@ -77,8 +84,21 @@ func (s *scheduler) add(j *job, d time.Duration) {
 	s.mu.Lock()
 	j.due = s.clock.Now().Add(d)
 	heap.Push(&s.h, j)
+	wake := s.needsPoke(j.due)
 	s.mu.Unlock()
-	s.poke()
+	if wake {
+		s.poke()
+	}
+}
+
+// needsPoke reports whether run must be woken for a job due at due, and
+// then counts it as awake. The caller holds s.mu.
+func (s *scheduler) needsPoke(due time.Time) bool {
+	if !s.asleep || (!s.sleepUntil.IsZero() && !due.Before(s.sleepUntil)) {
+		return false
+	}
+	s.asleep = false
+	return true
 }
 
 // remove takes j out of the heap and reports whether it is running now.
@@ -97,12 +117,14 @@ func (s *scheduler) done(j *job, requeue func() bool, d time.Duration) bool {
 	s.mu.Lock()
 	j.busy = false
 	again := requeue()
+	wake := false
 	if again {
 		j.due = s.clock.Now().Add(d)
 		heap.Push(&s.h, j)
+		wake = s.needsPoke(j.due)
 	}
 	s.mu.Unlock()
-	if again {
+	if wake {
 		s.poke()
 	}
 	return again
@@ -145,6 +167,7 @@ func (s *scheduler) run(ctx context.Context, do func(*job)) {
 	var ready []*job
 	for {
 		s.mu.Lock()
+		s.asleep = false
 		now := s.clock.Now()
 		ready = ready[:0]
 		for len(s.h) > 0 && !s.h[0].due.After(now) {
@@ -155,6 +178,9 @@ func (s *scheduler) run(ctx context.Context, do func(*job)) {
 		var next time.Time
 		if len(s.h) > 0 {
 			next = s.h[0].due
+		}
+		if len(ready) == 0 {
+			s.asleep, s.sleepUntil = true, next
 		}
 		s.mu.Unlock()
 		for _, j := range ready {

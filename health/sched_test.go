@@ -204,3 +204,74 @@ func TestSchedulerRequeue(t *testing.T) {
 		t.Fatalf("second run %v after the first, want 5s", second.Sub(first))
 	}
 }
+
+// TestSchedulerWakesForEarlierJob: while run sleeps until a far job, a
+// job queued to be due sooner is run at its own time, not the far one's.
+func TestSchedulerWakesForEarlierJob(t *testing.T) {
+	clk := &fakeClock{now: time.Unix(1000, 0)}
+	s := newScheduler(clk, 2)
+	s.add(&job{idx: -1}, time.Hour)
+	runs := make(chan time.Time, 10)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.run(ctx, func(j *job) { runs <- clk.Now() })
+	}()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		s.mu.Lock()
+		asleep := s.asleep
+		s.mu.Unlock()
+		if asleep {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("run never went to sleep")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	s.add(&job{idx: -1}, time.Second)
+	// The fake timer fires only if run re-armed it for the new job:
+	// retry the advance until run has looked at the heap again.
+	for len(runs) == 0 && time.Now().Before(deadline) {
+		clk.Advance(time.Second)
+		time.Sleep(5 * time.Millisecond)
+	}
+	select {
+	case at := <-runs:
+		if at.Sub(time.Unix(1000, 0)) >= time.Hour {
+			t.Fatalf("the 1s job ran only at %v", at)
+		}
+	default:
+		t.Fatal("the job due sooner never ran")
+	}
+}
+
+// TestSchedulerPokes: run is woken only for a job due before the time it
+// sleeps until (or when it sleeps without a timer), and once.
+func TestSchedulerPokes(t *testing.T) {
+	base := time.Unix(1000, 0)
+	s := newScheduler(&fakeClock{now: base}, 1)
+	if s.needsPoke(base) {
+		t.Error("poked while run is awake")
+	}
+	s.asleep, s.sleepUntil = true, base.Add(10*time.Second)
+	if s.needsPoke(base.Add(10 * time.Second)) {
+		t.Error("poked for a job due when the timer fires anyway")
+	}
+	if !s.needsPoke(base.Add(time.Second)) {
+		t.Error("no poke for a job due before the timer")
+	}
+	if s.needsPoke(base) {
+		t.Error("poked twice before run woke")
+	}
+	s.asleep, s.sleepUntil = true, time.Time{}
+	if !s.needsPoke(base.Add(time.Hour)) {
+		t.Error("no poke while run sleeps without a timer")
+	}
+}
