@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gslbd/gslbd/config"
 )
@@ -77,6 +78,22 @@ func TestRepublishSharesUnchanged(t *testing.T) {
 	res, err := s2.Answer(Question{"c7.gslb.test.", TypeA}, seattle)
 	if err != nil || len(res.Answer) != 1 || res.Answer[0].Data.Addr.String() == "192.0.2.1" {
 		t.Fatalf("answer after us-east went down: %+v %v", res, err)
+	}
+}
+
+// TestRepublishSameViewSharesAll: a View that changes no name (a periodic
+// refresh) costs no copy of the runtime state.
+func TestRepublishSameViewSharesAll(t *testing.T) {
+	cfg := scaleConfig(50)
+	v := viewOf(cfg, nil)
+	s1, err := NewSnapshot(Options{Config: cfg, View: v, Now: t0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.At = t0.Add(5 * time.Second)
+	s2 := s1.WithView(v, v.At)
+	if &s2.rt[0] != &s1.rt[0] || len(s2.Changes()) != 0 || s2.View().At != v.At {
+		t.Fatalf("an unchanged View copied the runtime state or changed something: changes %v", s2.Changes())
 	}
 }
 

@@ -112,8 +112,14 @@ func (s *Snapshot) setView(prev *Snapshot, v View, now time.Time) {
 	}
 	var moved []move
 	if prev != nil && prev.c == s.c {
-		s.rt = slices.Clone(prev.rt)
-		for _, g := range s.c.dirtyNames(prev.view, v) {
+		// Most Views (a periodic refresh) change no name: share the
+		// previous runtime state as a whole.
+		s.rt = prev.rt
+		dirty := s.c.dirtyNames(prev.view, v)
+		if len(dirty) > 0 {
+			s.rt = slices.Clone(prev.rt)
+		}
+		for _, g := range dirty {
 			old, rt := prev.rt[g.idx], buildRT(g, v)
 			s.rt[g.idx] = rt
 			for i, e := range g.eps {
