@@ -394,7 +394,8 @@ func (m *Manager) Run(ctx context.Context) error {
 }
 
 // schedule queues t's probes: the first at a random offset within the
-// interval (at once for a target without a liveness probe). The caller
+// interval or a second, whichever is shorter (at once for a target
+// without a liveness probe). The caller
 // holds m.mu.
 func (m *Manager) schedule(t *target) {
 	t.scheduled = true
@@ -435,9 +436,18 @@ func jitter(d time.Duration) time.Duration {
 	return d - d/10 + rand.N(d/5+1)
 }
 
-// startOffset staggers the first probe inside the interval so that a
-// reload or start does not probe every target at the same instant.
+// maxStartSpread bounds how far startOffset staggers first probes. A
+// node withholds GSLB answers until every target's first probe
+// (FirstRound), so a start must not wait up to a whole interval (5 s by
+// default); a second still keeps thousands of targets from being dialled
+// at one instant, and later probes drift apart by their jitter.
+const maxStartSpread = time.Second
+
+// startOffset staggers the first probe inside the interval (at most
+// maxStartSpread) so that a reload or start does not probe every target
+// at the same instant.
 func startOffset(d time.Duration) time.Duration {
+	d = min(d, maxStartSpread)
 	if d <= 0 {
 		return 0
 	}

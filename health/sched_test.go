@@ -325,3 +325,17 @@ func TestSchedulerSlowJobHoldsNoOther(t *testing.T) {
 	}
 	wait(next, "the job due while the slow one runs")
 }
+
+// TestStartOffsetBounded: first probes are staggered within the interval
+// but never later than maxStartSpread, so a node with a long interval
+// finishes its first round (and starts answering) within a second.
+func TestStartOffsetBounded(t *testing.T) {
+	for _, d := range []time.Duration{0, 200 * time.Millisecond, 5 * time.Second, time.Minute} {
+		limit := min(d, maxStartSpread)
+		for range 1000 {
+			if o := startOffset(d); o < 0 || (limit > 0 && o >= limit) || (limit == 0 && o != 0) {
+				t.Fatalf("startOffset(%v) = %v, want in [0, %v)", d, o, limit)
+			}
+		}
+	}
+}
