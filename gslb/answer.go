@@ -168,7 +168,8 @@ func (s *Snapshot) answerGSLB(a Answer, g *gname, qt uint16, c Client, l *locate
 		if fam == fam6 {
 			f = 1
 		}
-		if pre := s.rt[g.idx][chosen[0]].alone[f]; len(pre) > 0 && pre[0].TTL == d.ttl {
+		// In transition the TTL is min_ttl, not the prebuilt records'.
+		if pre := g.eps[chosen[0]].alone[f]; len(pre) > 0 && pre[0].TTL == d.ttl {
 			a.Answer = pre // shared and clipped: see Answer
 			return a, true, nil
 		}

@@ -24,6 +24,8 @@ type compiled struct {
 	names   []*gname
 	byName  map[string]*gname
 	regions map[string]*config.Region
+	// regionIdx is each region's index in the config's regions.
+	regionIdx map[string]int
 	// eps lists every endpoint in config order (endpoint finds one by ID).
 	eps []*gep
 	// probes lists every probe target ID once, in config order, and
@@ -247,6 +249,9 @@ type gep struct {
 	g      *gname
 	rg     *config.Region // the region's coordinates
 	weight int32
+	// pi is the index of probe in compiled.probes (-1 without probes) and
+	// ri of region in the config's regions: Snapshot.epState's keys.
+	pi, ri int32
 	target string
 	// alone are the A and AAAA records answered when e is chosen alone,
 	// with the name's TTL (see epRT.alone); built once here, shared by
@@ -327,16 +332,18 @@ func compile(cfg *config.Config) (*compiled, error) {
 		return nil, errors.New("gslb: no config")
 	}
 	c := &compiled{
-		cfg:      cfg,
-		byName:   map[string]*gname{},
-		regions:  map[string]*config.Region{},
-		probeIdx: map[string]int{},
-		byRegion: map[string][]*gname{},
-		orders:   map[string]sharedOrder{},
+		cfg:       cfg,
+		byName:    map[string]*gname{},
+		regions:   map[string]*config.Region{},
+		regionIdx: map[string]int{},
+		probeIdx:  map[string]int{},
+		byRegion:  map[string][]*gname{},
+		orders:    map[string]sharedOrder{},
 	}
 	var errs []error
 	for i := range cfg.Regions {
 		c.regions[cfg.Regions[i].Name] = &cfg.Regions[i]
+		c.regionIdx[cfg.Regions[i].Name] = i
 	}
 	for zi := range cfg.Zones {
 		z, err := c.compileZone(&cfg.Zones[zi])
@@ -726,7 +733,8 @@ func (c *compiled) compileName(nc *config.Name, z *zone) (*gname, error) {
 		// The ID is copied and the probe ID shared, so that no string of
 		// the decoded config outlives it: each would pin a span of the
 		// freed config's memory (see settingsOf).
-		e := &gep{id: strings.Clone(ec.ID), region: rg.Name, probe: c.probeID(ec.ProbeID), g: g, rg: rg, weight: 1}
+		e := &gep{id: strings.Clone(ec.ID), region: rg.Name, probe: c.probeID(ec.ProbeID), g: g, rg: rg, weight: 1,
+			pi: -1, ri: int32(c.regionIdx[ec.Region])}
 		if ec.Weight != nil {
 			e.weight = int32(min(max(*ec.Weight, 0), math.MaxInt32))
 		}
@@ -751,7 +759,7 @@ func (c *compiled) compileName(nc *config.Name, z *zone) (*gname, error) {
 		c.eps = append(c.eps, e)
 		g.eps = append(g.eps, e)
 		regions[e.region] = true
-		if e.probe != "" && !slices.ContainsFunc(g.eps[:i], func(o *gep) bool { return o.probe == e.probe }) {
+		if e.probe != "" {
 			pi, ok := c.probeIdx[e.probe]
 			if !ok {
 				pi = len(c.probes)
@@ -759,7 +767,10 @@ func (c *compiled) compileName(nc *config.Name, z *zone) (*gname, error) {
 				c.probes = append(c.probes, e.probe)
 				c.probeNames = append(c.probeNames, nil)
 			}
-			c.probeNames[pi] = append(c.probeNames[pi], g)
+			e.pi = int32(pi)
+			if !slices.ContainsFunc(g.eps[:i], func(o *gep) bool { return o.probe == e.probe }) {
+				c.probeNames[pi] = append(c.probeNames[pi], g)
+			}
 		}
 		if !slices.ContainsFunc(g.eps[:i], func(o *gep) bool { return o.region == e.region }) {
 			c.byRegion[e.region] = append(c.byRegion[e.region], g)

@@ -66,8 +66,16 @@ func (s *Snapshot) locScope(c Client, loc *geo.Location, located bool) int {
 // (the caller's stack array; returned apart from d so that it stays on
 // the stack).
 func (s *Snapshot) decide(g *gname, fam uint8, c Client, loc *geo.Location, located bool, buf []int, tr *trace) (d decision, chosen []int) {
-	rt := s.rt[g.idx]
 	n := len(g.eps)
+	// The endpoints' states, read once from the per-target table.
+	var rtBuf [inlineEPs]epRT
+	rt := rtBuf[:0]
+	if n > inlineEPs {
+		rt = make([]epRT, 0, n)
+	}
+	for _, e := range g.eps {
+		rt = append(rt, s.epState(e))
+	}
 	var ordBuf [inlineEPs]int
 	var distBuf [inlineEPs]float64
 	ord, dist := ordBuf[:0], distBuf[:0]
@@ -398,9 +406,8 @@ func (s *Snapshot) decide(g *gname, fam uint8, c Client, loc *geo.Location, loca
 // chosen at random by weight; positive selects weight > 0 endpoints,
 // otherwise weight-0 endpoints are chosen uniformly.
 func (s *Snapshot) pickWeighted(g *gname, ord, chosen []int, positive bool) []int {
-	rt := s.rt[g.idx]
 	w := func(i int) int {
-		if rt[i].state != Ready {
+		if s.epState(g.eps[i]).state != Ready {
 			return 0
 		}
 		for _, c := range chosen {

@@ -130,8 +130,11 @@
 // window: Drain.StatusAt is the pure rule (in effect from From,
 // inclusive, until Until, exclusive), evaluated at the View's time;
 // View.DrainChangeAt is the next window edge, when the caller must agree
-// again. A Snapshot built with WithView rebuilds only the names that use
-// a target or a drain that changed.
+// again. A Snapshot holds no state per name or endpoint: an endpoint's
+// state is its target's, from a table by target that WithView rebuilds
+// (a pass over the targets), unless a drain record of the endpoint or its
+// region is in the View (epState). Only the events of a republish visit
+// the names that use a target or a drain that changed.
 //
 // # Memory
 //

@@ -103,8 +103,8 @@ func (s *Snapshot) explain(g *gname, qtype uint16, c Client, loc *geo.Location, 
 	if !ok {
 		ex.Reasons = append(ex.Reasons, "a GSLB name has no "+TypeString(qtype)+" records: NODATA")
 		ex.Error, ex.TTL = ErrNoData.Error(), g.zone.soaNeg[0].TTL
-		for i, e := range g.eps {
-			ex.Ranking = append(ex.Ranking, Ranked{ID: e.id, Region: e.region, State: s.rt[g.idx][i].state, Skipped: "negative answer"})
+		for _, e := range g.eps {
+			ex.Ranking = append(ex.Ranking, Ranked{ID: e.id, Region: e.region, State: s.epState(e).state, Skipped: "negative answer"})
 		}
 		return ex
 	}
@@ -133,7 +133,7 @@ func (s *Snapshot) explain(g *gname, qtype uint16, c Client, loc *geo.Location, 
 		}
 		listed[i] = true
 		e := g.eps[i]
-		r := Ranked{ID: e.id, Region: e.region, State: s.rt[g.idx][i].state, Chosen: chosen[i]}
+		r := Ranked{ID: e.id, Region: e.region, State: s.epState(e).state, Chosen: chosen[i]}
 		if tr.dist[i] >= 0 {
 			r.DistanceKM = tr.dist[i]
 		}

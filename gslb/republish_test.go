@@ -36,9 +36,24 @@ func withState(v View, id string, st State) View {
 	return v
 }
 
-// TestRepublishSharesUnchanged: WithView rebuilds only the names whose
-// endpoints changed, shares the rest with the previous Snapshot, leaves
-// the previous Snapshot as it was, and equals a Snapshot built afresh.
+// states lists the agreed state of every endpoint of s, and checks each
+// against View.Endpoint, the rule epState's table and drains stand for.
+func states(t *testing.T, s *Snapshot) []epRT {
+	t.Helper()
+	out := make([]epRT, len(s.c.eps))
+	for i, e := range s.c.eps {
+		out[i] = s.epState(e)
+		want := s.view.Endpoint(e.id, e.probe, e.region)
+		if out[i].state != want.State || out[i].transition != want.Transition || !out[i].since.Equal(want.Since) {
+			t.Fatalf("%s: epState %+v, View.Endpoint %+v", e.id, out[i], want)
+		}
+	}
+	return out
+}
+
+// TestRepublishSharesUnchanged: WithView changes the state of exactly the
+// endpoints of the target that changed, leaves the previous Snapshot as
+// it was, equals a Snapshot built afresh, and keeps no state per name.
 func TestRepublishSharesUnchanged(t *testing.T) {
 	cfg := scaleConfig(50)
 	v1 := viewOf(cfg, nil)
@@ -46,10 +61,7 @@ func TestRepublishSharesUnchanged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	before := make([][]epRT, len(s1.rt))
-	for i, r := range s1.rt {
-		before[i] = append([]epRT(nil), r...)
-	}
+	before := states(t, s1)
 	const id = "us-east@c7.gslb.test"
 	v2 := withState(v1, id, Down)
 	s2 := s1.WithView(v2, t0)
@@ -57,18 +69,20 @@ func TestRepublishSharesUnchanged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(s2.rt, fresh.rt) {
+	after := states(t, s2)
+	if !reflect.DeepEqual(after, states(t, fresh)) {
 		t.Fatal("incremental runtime state differs from a fresh build")
 	}
-	if !reflect.DeepEqual(s1.rt, before) {
+	if !reflect.DeepEqual(states(t, s1), before) {
 		t.Fatal("WithView modified the previous Snapshot")
 	}
-	changed := s1.c.byName["c7.gslb.test."].idx
-	for gi := range s2.rt {
-		shared := &s2.rt[gi][0] == &s1.rt[gi][0]
-		if shared == (gi == changed) {
-			t.Fatalf("name %s: shared=%v", s1.c.names[gi].fqdn, shared)
+	for i, e := range s1.c.eps {
+		if moved := after[i] != before[i]; moved != (e.id == id) {
+			t.Fatalf("%s: moved=%v", e.id, moved)
 		}
+	}
+	if len(s2.tgt) != len(s2.c.probes) {
+		t.Fatalf("%d target states for %d targets", len(s2.tgt), len(s2.c.probes))
 	}
 	// The start's unknown->ready events are carried; the change is last.
 	if ev := s2.Events(); len(ev) == 0 || ev[len(ev)-1].Endpoint != id || ev[len(ev)-1].To != Down ||
@@ -81,9 +95,9 @@ func TestRepublishSharesUnchanged(t *testing.T) {
 	}
 }
 
-// TestRepublishSameViewSharesAll: a View that changes no name (a periodic
-// refresh) costs no copy of the runtime state.
-func TestRepublishSameViewSharesAll(t *testing.T) {
+// TestRepublishSameViewMovesNothing: a View that changes no target (a
+// periodic refresh) moves no endpoint and records no change.
+func TestRepublishSameViewMovesNothing(t *testing.T) {
 	cfg := scaleConfig(50)
 	v := viewOf(cfg, nil)
 	s1, err := NewSnapshot(Options{Config: cfg, View: v, Now: t0})
@@ -92,8 +106,8 @@ func TestRepublishSameViewSharesAll(t *testing.T) {
 	}
 	v.At = t0.Add(5 * time.Second)
 	s2 := s1.WithView(v, v.At)
-	if &s2.rt[0] != &s1.rt[0] || len(s2.Changes()) != 0 || s2.View().At != v.At {
-		t.Fatalf("an unchanged View copied the runtime state or changed something: changes %v", s2.Changes())
+	if !reflect.DeepEqual(states(t, s1), states(t, s2)) || len(s2.Changes()) != 0 || s2.View().At != v.At {
+		t.Fatalf("an unchanged View changed something: changes %v", s2.Changes())
 	}
 }
 
@@ -170,5 +184,46 @@ func BenchmarkSnapshotBytes(b *testing.B) {
 			}
 			b.ReportMetric(per, "bytes/name")
 		})
+	}
+}
+
+// TestEpStateFollowsDrains: with endpoint and region drain records in
+// the View (active, scheduled, ended and undrained), every endpoint's
+// state is View.Endpoint's, and a republish moves exactly the drained
+// ones.
+func TestEpStateFollowsDrains(t *testing.T) {
+	cfg := sharedConfig(30, 7)
+	v := viewOf(cfg, nil)
+	s1, err := NewSnapshot(Options{Config: cfg, View: v, Now: t0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := t0.Add(time.Minute)
+	v.At = at
+	v.EndpointDrains = map[string]Drain{
+		"us-east@c1.gslb.test": {Endpoint: "us-east@c1.gslb.test", Drained: true, At: t0},
+		"eu-west@c2.gslb.test": {Endpoint: "eu-west@c2.gslb.test", Drained: true, At: t0, From: at.Add(time.Hour)},
+		"eu-west@c3.gslb.test": {Endpoint: "eu-west@c3.gslb.test", Drained: true, At: t0, Until: at.Add(-time.Second)},
+		"us-east@c4.gslb.test": {Endpoint: "us-east@c4.gslb.test", Drained: false, At: at.Add(-time.Second)},
+	}
+	v.RegionDrains = map[string]Drain{"ap-southeast": {Region: "ap-southeast", Drained: true, At: t0}}
+	s2 := s1.WithView(v, at)
+	drained := 0
+	for _, st := range states(t, s2) {
+		if st.state == Drained {
+			drained++
+		}
+	}
+	want := 1 // c1's us-east, and every ap-southeast endpoint
+	for _, e := range s2.c.eps {
+		if e.region == "ap-southeast" {
+			want++
+		}
+	}
+	if drained != want || want < 30 {
+		t.Fatalf("%d drained endpoints, want %d", drained, want)
+	}
+	if n := len(s2.Changes()); n != drained {
+		t.Fatalf("%d changes for %d drained endpoints", n, drained)
 	}
 }

@@ -43,8 +43,16 @@ type Snapshot struct {
 	view View
 	now  time.Time
 	rnd  func() float64
-	// rt[g.idx][i] is the state of g.eps[i].
-	rt [][]epRT
+	// tgt[e.pi] is the agreed state of e's probe target (noProbe for an
+	// endpoint without probes): what most endpoints' state is (epState).
+	// A republish rebuilds this, a pass over the targets, and nothing
+	// per name.
+	tgt []epRT
+	// rdrain[e.ri] is the drain record of e's region (nil: none), and
+	// edrain is set when the View holds endpoint drain records: only then
+	// does epState look further than tgt.
+	rdrain []*Drain
+	edrain bool
 	// writes holds the write names' decisions by gname.idx (a map: 100k
 	// read names should not cost a slot each on every publish).
 	writes map[int]writeState
@@ -61,11 +69,72 @@ type epRT struct {
 	state      State
 	transition bool
 	since      time.Time
-	// alone holds the A and AAAA records answered when this endpoint is
-	// chosen alone (the usual answers: 1), so the answer path can hand
-	// them out without allocating: the compiled endpoint's (name TTL), or
-	// for an endpoint in transition a copy with the name's min_ttl.
-	alone *[2][]Record
+}
+
+// noProbe is the state of an endpoint without probes and without drains.
+var noProbe = epRT{state: Ready}
+
+// epState is e's agreed state under the Snapshot's View: what
+// View.Endpoint says, from the per-target table unless a drain record
+// of e or its region is in the View. Small enough to inline into the
+// answer path; drains take drainedState.
+func (s *Snapshot) epState(e *gep) epRT {
+	if s.edrain || s.rdrain != nil {
+		return s.drainedState(e)
+	}
+	if e.pi < 0 {
+		return noProbe
+	}
+	return s.tgt[e.pi]
+}
+
+func (s *Snapshot) drainedState(e *gep) epRT {
+	st := noProbe
+	if e.pi >= 0 {
+		st = s.tgt[e.pi]
+	}
+	var ed, rd *Drain
+	if s.edrain {
+		if d, ok := s.view.EndpointDrains[e.id]; ok {
+			ed = &d
+		}
+	}
+	if s.rdrain != nil {
+		rd = s.rdrain[e.ri]
+	}
+	for _, d := range [2]*Drain{ed, rd} {
+		if d == nil {
+			continue
+		}
+		if d.ActiveAt(s.view.At) {
+			return epRT{state: Drained, since: d.changedAt(s.view.At)}
+		}
+		if at := d.changedAt(s.view.At); at.After(st.since) {
+			st.since = at
+		}
+	}
+	return st
+}
+
+// setTargets builds the per-target table and the drain lookups of v.
+func (s *Snapshot) setTargets(v View) {
+	s.tgt = make([]epRT, len(s.c.probes))
+	for i, id := range s.c.probes {
+		ts, ok := v.Targets[id]
+		if !ok {
+			s.tgt[i] = epRT{state: Unknown}
+			continue
+		}
+		s.tgt[i] = epRT{state: ts.State, transition: ts.Transition, since: ts.Since}
+	}
+	s.edrain = len(v.EndpointDrains) > 0
+	if len(v.RegionDrains) > 0 {
+		regions := s.c.cfg.Regions
+		s.rdrain = make([]*Drain, len(regions))
+		for i := range regions {
+			s.rdrain[i] = drainOf(v.RegionDrains, regions[i].Name)
+		}
+	}
 }
 
 // NewSnapshot compiles a validated config with a View into a Snapshot.
@@ -105,33 +174,20 @@ func (s *Snapshot) WithView(v View, now time.Time) *Snapshot {
 func (s *Snapshot) setView(prev *Snapshot, v View, now time.Time) {
 	s.view, s.now = v, now
 	// moved are the endpoints whose agreed state changed, with the state
-	// they had (from prev.rt, built under prev.view).
+	// they had under prev.view.
 	type move struct {
 		e    *gep
 		from State
 	}
 	var moved []move
+	s.setTargets(v)
 	if prev != nil && prev.c == s.c {
-		// Most Views (a periodic refresh) change no name: share the
-		// previous runtime state as a whole.
-		s.rt = prev.rt
-		dirty := s.c.dirtyNames(prev.view, v)
-		if len(dirty) > 0 {
-			s.rt = slices.Clone(prev.rt)
-		}
-		for _, g := range dirty {
-			old, rt := prev.rt[g.idx], buildRT(g, v)
-			s.rt[g.idx] = rt
-			for i, e := range g.eps {
-				if old[i].state != rt[i].state {
-					moved = append(moved, move{e, old[i].state})
+		for _, g := range s.c.dirtyNames(prev, s) {
+			for _, e := range g.eps {
+				if from, to := prev.epState(e).state, s.epState(e).state; from != to {
+					moved = append(moved, move{e, from})
 				}
 			}
-		}
-	} else {
-		s.rt = make([][]epRT, len(s.c.names))
-		for gi, g := range s.c.names {
-			s.rt[gi] = buildRT(g, v)
 		}
 	}
 	if prev != nil {
@@ -185,10 +241,12 @@ func (s *Snapshot) setView(prev *Snapshot, v View, now time.Time) {
 }
 
 // dirtyNames lists, in config order, the names with an endpoint whose
-// runtime state may differ between the Views old and v: its probe
-// target's state, since or transition moved, or a drain of it or of its
-// region changed or started or ended between the two Views' times.
-func (c *compiled) dirtyNames(old, v View) []*gname {
+// runtime state may differ between the Snapshots prev and s of this
+// compiled config: its probe target's state, since or transition moved
+// (their target tables differ), or a drain of it or of its region
+// changed or started or ended between the two Views' times.
+func (c *compiled) dirtyNames(prev, s *Snapshot) []*gname {
+	old, v := prev.view, s.view
 	var dirty []bool // by gname.idx, allocated at the first change
 	mark := func(gs ...*gname) {
 		if dirty == nil {
@@ -198,10 +256,8 @@ func (c *compiled) dirtyNames(old, v View) []*gname {
 			dirty[g.idx] = true
 		}
 	}
-	for i, probe := range c.probes {
-		a, okA := old.Targets[probe]
-		b, okB := v.Targets[probe]
-		if okA != okB || a.State != b.State || a.Transition != b.Transition || !a.Since.Equal(b.Since) {
+	for i := range c.probes {
+		if a, b := prev.tgt[i], s.tgt[i]; a.state != b.state || a.transition != b.transition || !a.since.Equal(b.since) {
 			mark(c.probeNames[i]...)
 		}
 	}
@@ -291,34 +347,6 @@ func aloneRecords(g *gname, addrs []netip.Addr, ttl uint32) [2][]Record {
 	}
 	if n4 < len(recs) {
 		out[1] = recs[n4:]
-	}
-	return out
-}
-
-// withTTL copies records with another TTL.
-func withTTL(alone *[2][]Record, ttl uint32) *[2][]Record {
-	var out [2][]Record
-	for f, recs := range alone {
-		if len(recs) > 0 {
-			out[f] = slices.Clone(recs)
-			for i := range out[f] {
-				out[f][i].TTL = ttl
-			}
-		}
-	}
-	return &out
-}
-
-// buildRT returns the runtime state of g's endpoints under v.
-func buildRT(g *gname, v View) []epRT {
-	out := make([]epRT, len(g.eps))
-	for i, e := range g.eps {
-		es := v.Endpoint(e.id, e.probe, e.region)
-		rt := epRT{state: es.State, transition: es.Transition, since: es.Since, alone: &e.alone}
-		if es.Transition && g.minTTL != g.ttl {
-			rt.alone = withTTL(&e.alone, g.minTTL)
-		}
-		out[i] = rt
 	}
 	return out
 }

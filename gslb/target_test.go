@@ -35,13 +35,9 @@ func TestSharedTargetFollowed(t *testing.T) {
 			t.Fatalf("%s (target %q) is %s, want %s", e.ID, e.State.Probe, e.State.State, want)
 		}
 	}
-	for gi, g := range s2.c.names {
-		uses := false
-		for _, e := range g.eps {
-			uses = uses || e.probe == "t0"
-		}
-		if shared := &s2.rt[gi][0] == &s1.rt[gi][0]; shared == uses {
-			t.Fatalf("%s: uses t0 %v, runtime state shared %v", g.fqdn, uses, shared)
+	for _, e := range s2.c.eps {
+		if moved := s2.epState(e) != s1.epState(e); moved != (e.probe == "t0") {
+			t.Fatalf("%s: uses t0 %v, state moved %v", e.id, e.probe == "t0", moved)
 		}
 	}
 	if n := len(s2.Changes()); n != len(users) {

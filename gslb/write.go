@@ -203,8 +203,8 @@ func (s *Snapshot) lastReady(g *gname, r string) time.Time {
 func (s *Snapshot) regionReady(g *gname, r string) (bool, time.Time) {
 	ok := false
 	var since time.Time
-	for i, e := range g.eps {
-		st := s.rt[g.idx][i]
+	for _, e := range g.eps {
+		st := s.epState(e)
 		if e.region != r || st.state != Ready {
 			continue
 		}
