@@ -164,13 +164,12 @@ func (s *Snapshot) WithView(v View, now time.Time) *Snapshot {
 }
 
 // setView derives everything that depends on the View: endpoint states,
-// write names' active regions and events. When prev was built from the
-// same compiled config, only the names with an endpoint whose probe
-// target's agreed state or whose drain (of the endpoint or its region)
-// changed get new runtime state; the others share prev's (which is
-// immutable). A republish costs a pass over the targets and drains plus
-// the work of the names that use what changed, not a pass over every
-// name or endpoint.
+// write names' active regions and events. Endpoint states come from the
+// table by target (setTargets); when prev was built from the same
+// compiled config, only the names with an endpoint whose target or drain
+// changed are visited, for the events. A republish costs a pass over the
+// targets and drains plus the events of what changed, not a pass over
+// every name or endpoint.
 func (s *Snapshot) setView(prev *Snapshot, v View, now time.Time) {
 	s.view, s.now = v, now
 	// moved are the endpoints whose agreed state changed, with the state
