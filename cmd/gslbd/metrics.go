@@ -130,11 +130,26 @@ func (m *metrics) observeSwap(cur, next *gslb.Snapshot) {
 			m.state.DeletePartialMatch(prometheus.Labels{"target": id})
 		}
 	}
+	// A target under 100k names moves 10k endpoints at once: count per
+	// label set first, then one Add each, instead of a label lookup per
+	// change (25 ms for 10k changes).
+	type transition struct {
+		region   string
+		from, to gslb.State
+	}
+	trans := map[transition]int{}
+	fails := map[string]int{}
 	for _, ev := range next.Changes() {
-		m.transitions.WithLabelValues(ev.Region, ev.From.String(), ev.To.String()).Inc()
+		trans[transition{ev.Region, ev.From, ev.To}]++
 		if ev.From == gslb.Ready {
-			m.failovers.WithLabelValues(m.failoverName(ev.GSLBName)).Inc()
+			fails[m.failoverName(ev.GSLBName)]++
 		}
+	}
+	for t, n := range trans {
+		m.transitions.WithLabelValues(t.region, t.from.String(), t.to.String()).Add(float64(n))
+	}
+	for name, n := range fails {
+		m.failovers.WithLabelValues(name).Add(float64(n))
 	}
 }
 
