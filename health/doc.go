@@ -66,7 +66,7 @@
 // while it runs and each probe has its own timeout, so a target has at
 // most one probe of each kind in flight and a slow probe delays the next
 // instead of overlapping it. The first probe comes at a random offset
-// within the interval or the first second, whichever is shorter (a node
+// within the interval or the first 250 ms, whichever is shorter (a node
 // answers GSLB names only after every target's first probe), then every
 // interval ±10% (fast_interval after a
 // failed probe). An HTTP probe is one request on a connection of its own,

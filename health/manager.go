@@ -394,7 +394,7 @@ func (m *Manager) Run(ctx context.Context) error {
 }
 
 // schedule queues t's probes: the first at a random offset within the
-// interval or a second, whichever is shorter (at once for a target
+// interval or maxStartSpread, whichever is shorter (at once for a target
 // without a liveness probe). The caller
 // holds m.mu.
 func (m *Manager) schedule(t *target) {
@@ -439,9 +439,10 @@ func jitter(d time.Duration) time.Duration {
 // maxStartSpread bounds how far startOffset staggers first probes. A
 // node withholds GSLB answers until every target's first probe
 // (FirstRound), so a start must not wait up to a whole interval (5 s by
-// default); a second still keeps thousands of targets from being dialled
-// at one instant, and later probes drift apart by their jitter.
-const maxStartSpread = time.Second
+// default). A quarter of a second still keeps thousands of targets from
+// being dialled at one instant (the worker pool bounds how many run at
+// once), and later probes drift apart by their jitter.
+const maxStartSpread = 250 * time.Millisecond
 
 // startOffset staggers the first probe inside the interval (at most
 // maxStartSpread) so that a reload or start does not probe every target

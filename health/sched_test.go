@@ -328,7 +328,7 @@ func TestSchedulerSlowJobHoldsNoOther(t *testing.T) {
 
 // TestStartOffsetBounded: first probes are staggered within the interval
 // but never later than maxStartSpread, so a node with a long interval
-// finishes its first round (and starts answering) within a second.
+// finishes its first round (and starts answering) soon after it starts.
 func TestStartOffsetBounded(t *testing.T) {
 	for _, d := range []time.Duration{0, 200 * time.Millisecond, 5 * time.Second, time.Minute} {
 		limit := min(d, maxStartSpread)
