@@ -42,6 +42,12 @@ func (t *trace) skipped(i int, why string) {
 
 const inlineEPs = 16
 
+// epFlags is the part of an endpoint's state that decide reads.
+type epFlags struct {
+	state      State
+	transition bool
+}
+
 // locScope is the ECS scope of an answer that depends on where the client
 // is: the prefix of the network that located it, lengthened to leave out
 // any more specific CIDR map entry inside that network (widenScope), and
@@ -67,14 +73,16 @@ func (s *Snapshot) locScope(c Client, loc *geo.Location, located bool) int {
 // the stack).
 func (s *Snapshot) decide(g *gname, fam uint8, c Client, loc *geo.Location, located bool, buf []int, tr *trace) (d decision, chosen []int) {
 	n := len(g.eps)
-	// The endpoints' states, read once from the per-target table.
-	var rtBuf [inlineEPs]epRT
+	// The endpoints' states, read once from the per-target table; only
+	// the two bytes decide uses, so the stack array stays small.
+	var rtBuf [inlineEPs]epFlags
 	rt := rtBuf[:0]
 	if n > inlineEPs {
-		rt = make([]epRT, 0, n)
+		rt = make([]epFlags, 0, n)
 	}
 	for _, e := range g.eps {
-		rt = append(rt, s.epState(e))
+		st := s.epState(e)
+		rt = append(rt, epFlags{st.state, st.transition})
 	}
 	var ordBuf [inlineEPs]int
 	var distBuf [inlineEPs]float64
