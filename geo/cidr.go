@@ -21,7 +21,7 @@ type lengthSet struct {
 	entries map[netip.Prefix]Location
 }
 
-func (t *cidrTable) lookup(a netip.Addr) (Location, bool) {
+func (t *cidrTable) lookup(a netip.Addr, dst *Location) bool {
 	sets := t.v6
 	if a.Is4() {
 		sets = t.v4
@@ -32,10 +32,11 @@ func (t *cidrTable) lookup(a netip.Addr) (Location, bool) {
 			continue
 		}
 		if loc, ok := sets[i].entries[p]; ok {
-			return loc, true
+			*dst = loc
+			return true
 		}
 	}
-	return Location{}, false
+	return false
 }
 
 // newCIDRTable validates entries and builds the table. Every problem is

@@ -158,16 +158,19 @@ func (d *Database) Locate(a netip.Addr) (Location, bool) {
 		return Location{}, false
 	}
 	a = a.Unmap().WithZone("")
-	loc, ok := d.locate(a)
-	loc.Place = 0 // places are numbered per Locator
-	return loc, ok
-}
-
-func (d *Database) locate(a netip.Addr) (loc Location, ok bool) {
-	if a.Is6() && !d.ipv6 {
+	var loc Location
+	if !d.locate(a, &loc) {
 		return Location{}, false
 	}
-	return d.table.locate(a)
+	loc.Place = 0 // places are numbered per Locator
+	return loc, true
+}
+
+func (d *Database) locate(a netip.Addr, dst *Location) bool {
+	if a.Is6() && !d.ipv6 {
+		return false
+	}
+	return d.table.locate(a, dst)
 }
 
 // sourceNames are the Location.Source strings of one database, built once
@@ -250,22 +253,33 @@ func NewLocator(entries []CIDREntry, dbs ...*Database) (*Locator, error) {
 // Locate returns the location of a, and false when no source knows it.
 // IPv4-mapped IPv6 addresses are treated as IPv4. A nil Locator locates nothing.
 func (l *Locator) Locate(a netip.Addr) (Location, bool) {
+	var loc Location
+	ok := l.LocateTo(a, &loc)
+	return loc, ok
+}
+
+// LocateTo is Locate writing the location into dst, for the answer path:
+// a Location is some 130 bytes, copied once here rather than returned by
+// value through every layer. dst is zeroed when no source knows a.
+func (l *Locator) LocateTo(a netip.Addr, dst *Location) bool {
 	if l == nil || !a.IsValid() {
-		return Location{}, false
+		*dst = Location{}
+		return false
 	}
 	a = a.Unmap().WithZone("")
-	if loc, ok := l.cidr.lookup(a); ok {
-		return loc, true
+	if l.cidr.lookup(a, dst) {
+		return true
 	}
 	for i, db := range l.dbs {
-		if loc, ok := db.locate(a); ok {
-			if loc.Place > 0 {
-				loc.Place += l.placeBase[i]
+		if db.locate(a, dst) {
+			if dst.Place > 0 {
+				dst.Place += l.placeBase[i]
 			}
-			return loc, true
+			return true
 		}
 	}
-	return Location{}, false
+	*dst = Location{}
+	return false
 }
 
 // Databases returns the Locator's databases in lookup order (a copy).

@@ -75,8 +75,17 @@ const maxCodes = 1 << 16
 
 // location is the Location of locs[i], Network unset, Place = i+1.
 func (t *rangeTable) location(i uint32) Location {
+	var loc Location
+	t.fill(&loc, i)
+	return loc
+}
+
+// fill writes location i into dst, all fields but Network, in place: a
+// Location is some 130 bytes, and the answer path's lookups write into
+// the caller's instead of returning copies through each layer.
+func (t *rangeTable) fill(dst *Location, i uint32) {
 	l := &t.locs[i]
-	return Location{
+	*dst = Location{
 		Country:   t.codes[l.country],
 		Continent: t.codes[l.continent],
 		Lat:       l.lat,
@@ -322,18 +331,19 @@ func sortPairs[K any](keys []K, m *metas, c func(a, b K) int) {
 	*m = m2
 }
 
-// locate answers a (unmapped, no zone) from the table.
-func (t *rangeTable) locate(a netip.Addr) (loc Location, ok bool) {
+// locate answers a (unmapped, no zone) from the table into dst, which
+// it leaves alone when it reports false.
+func (t *rangeTable) locate(a netip.Addr, dst *Location) bool {
 	if a.Is4() {
 		b := a.As4()
 		i, start, ok := t.find4(binary.BigEndian.Uint32(b[:]))
 		if !ok {
-			return Location{}, false
+			return false
 		}
 		idx, bits := t.v4Meta.get(i)
-		loc = t.location(idx)
-		loc.Network = netip.PrefixFrom(netip.AddrFrom4(nth4(start)), bits)
-		return loc, true
+		t.fill(dst, idx)
+		dst.Network = netip.PrefixFrom(netip.AddrFrom4(nth4(start)), bits)
+		return true
 	}
 	b := a.As16()
 	hi, lo := binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])
@@ -346,20 +356,20 @@ func (t *rangeTable) locate(a netip.Addr) (loc Location, ok bool) {
 	} else {
 		i, s, ok := t.v6Keys.last(hi)
 		if !ok {
-			return Location{}, false
+			return false
 		}
 		idx, bits = t.v6Meta.get(i)
 		if bits > 0 && hi-s >= uint64(1)<<(64-bits) {
-			return Location{}, false
+			return false
 		}
 		start = [2]uint64{s, 0}
 	}
 	if idx == t.zoneIdx {
-		return t.zone(a, hi, lo, bits)
+		return t.zone(a, hi, lo, bits, dst)
 	}
-	loc = t.location(idx)
-	loc.Network = netip.PrefixFrom(addr16(start[0], start[1]), bits)
-	return loc, true
+	t.fill(dst, idx)
+	dst.Network = netip.PrefixFrom(addr16(start[0], start[1]), bits)
+	return true
 }
 
 // find6Long is the index of the v6Long network holding (hi, lo).
@@ -402,18 +412,18 @@ func (t *rangeTable) find4(x uint32) (int, uint32, bool) {
 // and reports the address's prefix of depth plus the network's bits. A
 // walk that would need bits past the address's end fails in Lookup, so it
 // locates nothing here either.
-func (t *rangeTable) zone(a netip.Addr, hi, lo uint64, depth int) (Location, bool) {
+func (t *rangeTable) zone(a netip.Addr, hi, lo uint64, depth int, dst *Location) bool {
 	i, _, ok := t.find4(bitsAfter(hi, lo, depth))
 	if !ok {
-		return Location{}, false
+		return false
 	}
 	idx, bits := t.v4Meta.get(i)
 	if depth+bits > 128 {
-		return Location{}, false
+		return false
 	}
-	loc := t.location(idx)
-	loc.Network = netip.PrefixFrom(a, depth+bits).Masked()
-	return loc, true
+	t.fill(dst, idx)
+	dst.Network = netip.PrefixFrom(a, depth+bits).Masked()
+	return true
 }
 
 // bitsAfter is the 32 bits of the address (hi, lo) that follow its first

@@ -44,7 +44,7 @@ func (l *located) get(s *Snapshot, c Client) (*geo.Location, bool) {
 	if !l.done {
 		l.done = true
 		if c.Addr.IsValid() {
-			l.loc, l.ok = s.loc.Locate(c.Addr)
+			l.ok = s.loc.LocateTo(c.Addr, &l.loc)
 		}
 	}
 	return &l.loc, l.ok
