@@ -107,13 +107,16 @@ func (p *publisher) applyView(v gslb.View) {
 	cur := p.store.Load()
 	next := cur.WithView(v, time.Now())
 	p.store.Swap(next)
-	p.m.observeSwap(cur, next)
+	// The log says when answers changed: before the metrics, whose first
+	// count of a failover under many names (new series) takes longer
+	// than the swap itself.
 	events := newEvents(cur, next)
 	for _, ev := range events {
 		p.log.Info("agreed state changed",
 			zap.String("endpoint", ev.Endpoint), zap.Stringer("from", ev.From),
 			zap.Stringer("to", ev.To), zap.String("reason", ev.Reason))
 	}
+	p.m.observeSwap(cur, next)
 	p.logWrites(cur, next)
 	p.propose(next)
 	p.ops.snapshotChanged(cur, next, events)
