@@ -227,3 +227,40 @@ func TestEpStateFollowsDrains(t *testing.T) {
 		t.Fatalf("%d changes for %d drained endpoints", n, drained)
 	}
 }
+
+// TestChangesFollowTargets: when targets shared by many names change
+// (one down with a reason, one up), every endpoint whose state changed
+// has one event, in config order, carrying what View.Endpoint says of it
+// (state, reason, time), with and without drain records in the View.
+func TestChangesFollowTargets(t *testing.T) {
+	cfg := sharedConfig(40, 7)
+	for _, drained := range []bool{false, true} {
+		v1 := withState(viewOf(cfg, nil), "t3", Down)
+		if drained {
+			v1.RegionDrains = map[string]Drain{"ap-southeast": {Region: "ap-southeast", Drained: true, At: t0.Add(-time.Minute)}}
+		}
+		s1, err := NewSnapshot(Options{Config: cfg, View: v1, Now: t0})
+		if err != nil {
+			t.Fatal(err)
+		}
+		v2 := withState(withState(v1, "t3", Ready), "t5", Down)
+		ts := v2.Targets["t5"]
+		ts.Reason, ts.Since = "2 consecutive probes failed", t0.Add(time.Second)
+		v2.Targets["t5"] = ts
+		s2 := s1.WithView(v2, t0.Add(2*time.Second))
+		var want []Event
+		for _, e := range s2.c.eps {
+			from, to := v1.Endpoint(e.id, e.probe, e.region), v2.Endpoint(e.id, e.probe, e.region)
+			if from.State != to.State {
+				want = append(want, Event{At: to.Since, Endpoint: e.id, GSLBName: e.g.fqdn, Region: e.region,
+					From: from.State, To: to.State, Reason: to.Reason})
+			}
+		}
+		if len(want) < 10 {
+			t.Fatalf("drained %v: only %d endpoints changed; the test wants many per target", drained, len(want))
+		}
+		if got := s2.Changes(); !reflect.DeepEqual(got, want) {
+			t.Errorf("drained %v: changes\n%v\nwant\n%v", drained, got, want)
+		}
+	}
+}

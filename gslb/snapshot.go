@@ -181,7 +181,11 @@ func (s *Snapshot) setView(prev *Snapshot, v View, now time.Time) {
 	var moved []move
 	s.setTargets(v)
 	if prev != nil && prev.c == s.c {
-		for _, g := range s.c.dirtyNames(prev, s) {
+		dirty := s.c.dirtyNames(prev, s)
+		if len(dirty) > 0 {
+			moved = make([]move, 0, len(dirty)) // one endpoint a name, usually
+		}
+		for _, g := range dirty {
 			for _, e := range g.eps {
 				if from, to := prev.epState(e).state, s.epState(e).state; from != to {
 					moved = append(moved, move{e, from})
@@ -213,8 +217,25 @@ func (s *Snapshot) setView(prev *Snapshot, v View, now time.Time) {
 	// previous state to change from.
 	if prev != nil && prev.c == s.c {
 		s.changes = make([]Event, 0, len(moved))
+		// Without drain records an endpoint's state is its target's: one
+		// View.Endpoint per target, not per endpoint (10k endpoints move
+		// when one of 30 targets fails under 100k names).
+		var byProbe []*EndpointState
+		if len(v.EndpointDrains) == 0 && len(v.RegionDrains) == 0 && len(moved) > 0 {
+			byProbe = make([]*EndpointState, len(s.c.probes))
+		}
 		for _, m := range moved {
-			s.addChange(m.e, m.from, v.Endpoint(m.e.id, m.e.probe, m.e.region), now)
+			e := m.e
+			if byProbe == nil || e.pi < 0 {
+				to := v.Endpoint(e.id, e.probe, e.region)
+				s.addChange(e, m.from, &to, now)
+				continue
+			}
+			if byProbe[e.pi] == nil {
+				to := v.Endpoint(e.id, e.probe, e.region)
+				byProbe[e.pi] = &to
+			}
+			s.addChange(e, m.from, byProbe[e.pi], now)
 		}
 	}
 	var eps []*gep
@@ -226,7 +247,8 @@ func (s *Snapshot) setView(prev *Snapshot, v View, now time.Time) {
 		if pe := prev.c.endpoint(e.id); pe != nil {
 			from = prev.view.Endpoint(pe.id, pe.probe, pe.region)
 		}
-		s.addChange(e, from.State, v.Endpoint(e.id, e.probe, e.region), now)
+		to := v.Endpoint(e.id, e.probe, e.region)
+		s.addChange(e, from.State, &to, now)
 	}
 	if prev != nil {
 		s.events = prev.events
@@ -247,12 +269,16 @@ func (s *Snapshot) setView(prev *Snapshot, v View, now time.Time) {
 func (c *compiled) dirtyNames(prev, s *Snapshot) []*gname {
 	old, v := prev.view, s.view
 	var dirty []bool // by gname.idx, allocated at the first change
+	n := 0
 	mark := func(gs ...*gname) {
 		if dirty == nil {
 			dirty = make([]bool, len(c.names))
 		}
 		for _, g := range gs {
-			dirty[g.idx] = true
+			if !dirty[g.idx] {
+				dirty[g.idx] = true
+				n++
+			}
 		}
 	}
 	for i := range c.probes {
@@ -271,7 +297,7 @@ func (c *compiled) dirtyNames(prev, s *Snapshot) []*gname {
 	if dirty == nil {
 		return nil
 	}
-	var out []*gname
+	out := make([]*gname, 0, n)
 	for i, d := range dirty {
 		if d {
 			out = append(out, c.names[i])
@@ -305,7 +331,7 @@ func drainChanges(a, b map[string]Drain, ta, tb time.Time) map[string]bool {
 }
 
 // addChange records e's move from the state from to to, if it moved.
-func (s *Snapshot) addChange(e *gep, from State, to EndpointState, now time.Time) {
+func (s *Snapshot) addChange(e *gep, from State, to *EndpointState, now time.Time) {
 	if from == to.State {
 		return
 	}
