@@ -15,16 +15,27 @@ const noProbeReason = "no probe configured: ready unless drained"
 // drain records last changed what they do to it, so an undrain shows when
 // the endpoint came back rather than when its target last changed.
 func (v View) Endpoint(id, probe, region string) EndpointState {
-	es := EndpointState{ID: id, Probe: probe}
+	return v.drained(EndpointState{ID: id, Probe: probe, TargetState: v.target(probe)}, region)
+}
+
+// target is the part of Endpoint that depends on the probe target alone,
+// the same for every endpoint that shares it: a republish computes it
+// once per changed target.
+func (v View) target(probe string) TargetState {
 	switch ts, ok := v.Targets[probe]; {
 	case probe == "":
-		es.State, es.Reason = Ready, noProbeReason
+		return TargetState{State: Ready, Reason: noProbeReason}
 	case !ok:
-		es.State, es.Reason = Unknown, "not observed yet"
+		return TargetState{State: Unknown, Reason: "not observed yet"}
 	default:
-		es.TargetState = ts
+		return ts
 	}
-	es.Drain, es.RegionDrain = drainOf(v.EndpointDrains, id), drainOf(v.RegionDrains, region)
+}
+
+// drained is the rest of Endpoint: es (its target's state) under the
+// drain records of es.ID and region.
+func (v View) drained(es EndpointState, region string) EndpointState {
+	es.Drain, es.RegionDrain = drainOf(v.EndpointDrains, es.ID), drainOf(v.RegionDrains, region)
 	for _, d := range [2]*Drain{es.Drain, es.RegionDrain} {
 		if d == nil {
 			continue

@@ -217,25 +217,27 @@ func (s *Snapshot) setView(prev *Snapshot, v View, now time.Time) {
 	// previous state to change from.
 	if prev != nil && prev.c == s.c {
 		s.changes = make([]Event, 0, len(moved))
-		// Without drain records an endpoint's state is its target's: one
-		// View.Endpoint per target, not per endpoint (10k endpoints move
-		// when one of 30 targets fails under 100k names).
-		var byProbe []*EndpointState
-		if len(v.EndpointDrains) == 0 && len(v.RegionDrains) == 0 && len(moved) > 0 {
-			byProbe = make([]*EndpointState, len(s.c.probes))
+		// View.Endpoint with its target part looked up once per target,
+		// not per endpoint: 10k endpoints move when one of 30 targets
+		// fails under 100k names.
+		var byProbe []*TargetState
+		if len(moved) > 0 {
+			byProbe = make([]*TargetState, len(s.c.probes))
 		}
 		for _, m := range moved {
 			e := m.e
-			if byProbe == nil || e.pi < 0 {
-				to := v.Endpoint(e.id, e.probe, e.region)
-				s.addChange(e, m.from, &to, now)
-				continue
+			es := EndpointState{ID: e.id, Probe: e.probe}
+			if e.pi < 0 {
+				es.TargetState = v.target(e.probe)
+			} else {
+				if byProbe[e.pi] == nil {
+					ts := v.target(e.probe)
+					byProbe[e.pi] = &ts
+				}
+				es.TargetState = *byProbe[e.pi]
 			}
-			if byProbe[e.pi] == nil {
-				to := v.Endpoint(e.id, e.probe, e.region)
-				byProbe[e.pi] = &to
-			}
-			s.addChange(e, m.from, byProbe[e.pi], now)
+			to := v.drained(es, e.region)
+			s.addChange(e, m.from, &to, now)
 		}
 	}
 	var eps []*gep
